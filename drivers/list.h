@@ -1,0 +1,15 @@
+/* Every format driver, one line each (X-macro used by src/registry.c). Probing ties go to the
+ * earlier line; raw, the fallback, comes last among the formats. */
+DRIVER(qcow2)
+DRIVER(qed)
+DRIVER(vdi)
+DRIVER(vmdk)
+DRIVER(vpc)
+DRIVER(parallels)
+DRIVER(qcow)
+DRIVER(vhdx)
+DRIVER(bochs)
+DRIVER(cloop)
+DRIVER(dmg)
+DRIVER(luks)
+DRIVER(raw)

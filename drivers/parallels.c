@@ -1,0 +1,431 @@
+/* The Parallels disk format (qemu 7.2's block/parallels.c behaviour, docs/interop/parallels.txt):
+ * a 64-byte header, a catalog (BAT) of 32-bit cluster offsets, data clusters appended at the end.
+ * Create, read, write (allocating clusters, BAT entry written after the data) and block status. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bswap.h"
+#include "file.h"
+#include "node.h"
+
+#define PRL_HEADER_SIZE 64
+#define PRL_MAGIC "WithoutFreeSpace"
+#define PRL_MAGIC2 "WithouFreSpacExt"
+#define PRL_VERSION 2
+#define PRL_INUSE_MAGIC 0x746F6E59u
+#define PRL_EXT_MAGIC 0xAB234CEF23DCEA87ull
+#define PRL_DEFAULT_CLUSTER (1u << 20)
+#define PRL_HEADS 16
+#define PRL_SEC_IN_CYL 32
+#define PRL_MAX_IMAGE_FACTOR (1ull << 32)
+/* qemu's largest node length and single request */
+#define MAX_LENGTH 0x7FFFFFFFC0000000ull
+#define MAX_REQUEST 0x7ffffe00ull
+#define MEM_ALIGN 4096
+
+enum { OFF_VERSION = 16, OFF_HEADS = 20, OFF_CYLINDERS = 24, OFF_TRACKS = 28, OFF_BAT_ENTRIES = 32,
+       OFF_NB_SECTORS = 36, OFF_INUSE = 44, OFF_DATA_OFF = 48, OFF_EXT_OFF = 56 };
+
+struct prl_state {
+    uint8_t header[PRL_HEADER_SIZE];
+    uint32_t *bat;        /* the loaded part of the catalog */
+    uint32_t bat_loaded;  /* entries in bat[]; those past it lie beyond the file end: zero */
+    uint32_t bat_size;    /* entries the header declares */
+    uint32_t tracks;      /* sectors per cluster */
+    uint64_t off_multiplier;
+    uint64_t data_end;    /* in sectors: where the next cluster goes */
+};
+
+static const struct opt_desc prl_open_opts[] = {
+    { "prealloc-size", OPT_SIZE, "Preallocation size on image expansion", NULL },
+    { "prealloc-mode", OPT_STRING, "Preallocation mode on image expansion", NULL },
+    { NULL, 0, NULL, NULL },
+};
+
+static const struct opt_desc prl_create_opts[] = {
+    { "size", OPT_SIZE, "Virtual disk size", NULL },
+    { "cluster_size", OPT_SIZE, "Parallels image cluster size", "1048576" },
+    { NULL, 0, NULL, NULL },
+};
+
+static struct prl_state *st(struct node *n)
+{
+    return n->state;
+}
+
+static int prl_probe(const uint8_t *buf, size_t len, const char *filename)
+{
+    (void)filename;
+    if (len < PRL_HEADER_SIZE)
+        return 0;
+    if ((!memcmp(buf, PRL_MAGIC, 16) || !memcmp(buf, PRL_MAGIC2, 16)) &&
+        get_le32(buf + OFF_VERSION) == PRL_VERSION)
+        return 100;
+    return 0;
+}
+
+static uint32_t bat_get(const struct prl_state *s, uint64_t idx)
+{
+    return idx < s->bat_loaded ? s->bat[idx] : 0;
+}
+
+/* Host sector of a catalog entry (0: unallocated). */
+static uint64_t bat_sector(const struct prl_state *s, uint64_t idx)
+{
+    return (uint64_t)bat_get(s, idx) * s->off_multiplier;
+}
+
+static int prl_check_ext(struct node *n, uint64_t ext_off, struct error **errp)
+{
+    uint8_t buf[8];
+    uint64_t off;
+    if (__builtin_mul_overflow(ext_off, 512, &off)) {
+        error_setg(errp, "Wrong parallels Format Extension magic: 0x0, expected: 0x%" PRIx64,
+                   (uint64_t)PRL_EXT_MAGIC);
+        return -EINVAL;
+    }
+    int ret = node_pread(n->file, off, sizeof(buf), buf);
+    if (ret < 0) {
+        error_setg_errno(errp, ret, "Failed to read Format Extension cluster");
+        return ret;
+    }
+    uint64_t magic = get_le64(buf);
+    if (magic != PRL_EXT_MAGIC) {
+        error_setg(errp, "Wrong parallels Format Extension magic: 0x%" PRIx64 ", expected: 0x%" PRIx64,
+                   magic, (uint64_t)PRL_EXT_MAGIC);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int prl_read_header(struct node *n, struct prl_state *s, struct error **errp)
+{
+    int ret = node_pread(n->file, 0, PRL_HEADER_SIZE, s->header);
+    if (ret < 0) {
+        error_setg_errno(errp, ret, "Could not read image");
+        return ret;
+    }
+    const uint8_t *h = s->header;
+    uint64_t nb_sectors = get_le64(h + OFF_NB_SECTORS);
+    if (get_le32(h + OFF_VERSION) != PRL_VERSION)
+        goto not_parallels;
+    if (!memcmp(h, PRL_MAGIC, 16)) {
+        s->off_multiplier = 1;
+        nb_sectors &= 0xffffffffu;
+    } else if (!memcmp(h, PRL_MAGIC2, 16)) {
+        s->off_multiplier = get_le32(h + OFF_TRACKS);
+    } else {
+        goto not_parallels;
+    }
+    s->tracks = get_le32(h + OFF_TRACKS);
+    if (s->tracks == 0) {
+        error_setg(errp, "Invalid image: Zero sectors per track");
+        return -EINVAL;
+    }
+    if (s->tracks > INT32_MAX / 513) {
+        error_setg(errp, "Invalid image: Too big cluster");
+        return -EFBIG;
+    }
+    s->bat_size = get_le32(h + OFF_BAT_ENTRIES);
+    if (s->bat_size > INT_MAX / 4) {
+        error_setg(errp, "Catalog too large");
+        return -EFBIG;
+    }
+    if (nb_sectors > MAX_LENGTH / 512) {
+        error_setg_errno(errp, EFBIG, "Could not refresh total sector count");
+        return -EFBIG;
+    }
+    n->size = nb_sectors * 512;
+    return 0;
+not_parallels:
+    error_setg(errp, "Image not in Parallels format");
+    return -EINVAL;
+}
+
+/* Load the catalog; entries past the end of the file read as zero and are not allocated. */
+static int prl_load_bat(struct node *n, struct prl_state *s, struct error **errp)
+{
+    uint64_t bat_bytes = PRL_HEADER_SIZE + (uint64_t)s->bat_size * 4;
+    uint64_t aligned = (bat_bytes + MEM_ALIGN - 1) / MEM_ALIGN * MEM_ALIGN;
+    uint64_t data_off = get_le32(s->header + OFF_DATA_OFF);
+    /* qemu reads the aligned header area unless the data starts inside it (raw numbers compared) */
+    uint64_t data_end_raw = data_off ? data_off : (bat_bytes + 511) / 512 * 512;
+    uint64_t first_read = data_end_raw < aligned ? bat_bytes : aligned;
+    if (first_read > MAX_REQUEST) {
+        error_setg_errno(errp, EIO, "Could not open '%s'", node_name(n));
+        return -EIO;
+    }
+    uint64_t avail = n->file->size > PRL_HEADER_SIZE ? (n->file->size - PRL_HEADER_SIZE) / 4 : 0;
+    s->bat_loaded = s->bat_size < avail ? s->bat_size : (uint32_t)avail;
+    s->bat = calloc(s->bat_loaded ? s->bat_loaded : 1, sizeof(uint32_t));
+    if (!s->bat)
+        return -ENOMEM;
+    uint8_t *raw = malloc(s->bat_loaded ? (size_t)s->bat_loaded * 4 : 1);
+    if (!raw)
+        return -ENOMEM;
+    int ret = node_pread(n->file, PRL_HEADER_SIZE, (uint64_t)s->bat_loaded * 4, raw);
+    if (ret < 0) {
+        free(raw);
+        error_setg_errno(errp, ret, "Could not open '%s'", node_name(n));
+        return ret;
+    }
+    for (uint32_t i = 0; i < s->bat_loaded; i++)
+        s->bat[i] = get_le32(raw + 4 * (size_t)i);
+    free(raw);
+
+    s->data_end = data_off ? data_off : (bat_bytes + 511) / 512;
+    for (uint32_t i = 0; i < s->bat_loaded; i++) {
+        uint64_t sec = bat_sector(s, i);
+        if (sec >= s->data_end)
+            s->data_end = sec + s->tracks;
+    }
+    return 0;
+}
+
+static int prl_write_header(struct node *n)
+{
+    return node_pwrite(n->file, 0, PRL_HEADER_SIZE, st(n)->header);
+}
+
+static int prl_open(struct node *n, struct opts *opts, struct error **errp)
+{
+    (void)opts;
+    struct prl_state *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    n->state = s;
+    int ret = prl_read_header(n, s, errp);
+    if (ret < 0)
+        return ret;
+    ret = prl_load_bat(n, s, errp);
+    if (ret < 0)
+        return ret;
+    if (get_le32(s->header + OFF_INUSE) == PRL_INUSE_MAGIC && (n->flags & NODE_RDWR)) {
+        error_setg(errp, "parallels: Image was not closed correctly; cannot be opened read/write");
+        return -EACCES;
+    }
+    uint64_t ext_off = get_le64(s->header + OFF_EXT_OFF);
+    if (ext_off) {
+        if (n->flags & NODE_RDWR) {
+            warn_report("Format Extension ignored in RW mode");
+        } else if ((ret = prl_check_ext(n, ext_off, errp)) < 0) {
+            return ret;
+        }
+    }
+    if (n->flags & NODE_RDWR) {
+        put_le32(s->header + OFF_INUSE, PRL_INUSE_MAGIC);
+        ret = prl_write_header(n);
+        if (ret == 0)
+            ret = node_flush(n->file);
+        if (ret < 0) {
+            error_setg_errno(errp, ret, "Could not write the image header");
+            return ret;
+        }
+    }
+    return 0;
+}
+
+static void prl_close(struct node *n)
+{
+    struct prl_state *s = st(n);
+    if (!s)
+        return;
+    if ((n->flags & NODE_RDWR) && n->file) {
+        put_le32(s->header + OFF_INUSE, 0);
+        if (prl_write_header(n) == 0 && node_flush(n->file) == 0)
+            (void)node_truncate(n->file, s->data_end * 512, true, PREALLOC_OFF, NULL);
+    }
+    free(s->bat);
+    free(s);
+    n->state = NULL;
+}
+
+/* Host byte offset of guest byte `off` (0: unallocated); *run gets the bytes left in the cluster. */
+static uint64_t prl_map(struct prl_state *s, uint64_t off, uint64_t len, uint64_t *run)
+{
+    uint64_t csize = (uint64_t)s->tracks * 512;
+    uint64_t in = off % csize;
+    *run = csize - in < len ? csize - in : len;
+    uint64_t sec = bat_sector(s, off / csize);
+    return sec ? sec * 512 + in : 0;
+}
+
+static int prl_pread(struct node *n, uint64_t off, uint64_t len, void *buf)
+{
+    struct prl_state *s = st(n);
+    uint8_t *p = buf;
+    while (len) {
+        uint64_t run;
+        uint64_t host = prl_map(s, off, len, &run);
+        int ret = host ? node_pread(n->file, host, run, p) : node_read_backing(n, off, run, p);
+        if (ret < 0)
+            return ret;
+        off += run;
+        p += run;
+        len -= run;
+    }
+    return 0;
+}
+
+static int prl_block_status(struct node *n, uint64_t off, uint64_t len, struct block_status *out)
+{
+    struct prl_state *s = st(n);
+    uint64_t run;
+    uint64_t start = prl_map(s, off, len, &run);
+    uint64_t done = run;
+    /* extend while the next cluster is equally (un)allocated and, if allocated, contiguous */
+    while (done < len) {
+        uint64_t next = prl_map(s, off + done, len - done, &run);
+        if ((start == 0) != (next == 0) || (start && next != start + done))
+            break;
+        done += run;
+    }
+    out->len = done;
+    if (start) {
+        out->flags = BS_DATA | BS_OFFSET_VALID;
+        out->offset = start;
+        out->file = n->file;
+    }
+    return 0;
+}
+
+/* Give cluster idx a host cluster at the end of the data: zero it, then point the BAT at it
+ * (the data write that follows completes before the entry is durable only after a flush, so
+ * the entry is written last, after a barrier). */
+static int prl_allocate(struct node *n, uint64_t idx, uint64_t *host)
+{
+    struct prl_state *s = st(n);
+    uint64_t start = (s->data_end + s->off_multiplier - 1) / s->off_multiplier;
+    if (idx >= s->bat_size || start > UINT32_MAX)
+        return -EIO;
+    uint64_t csize = (uint64_t)s->tracks * 512;
+    uint64_t sector = start * s->off_multiplier;
+    int ret = node_pwrite_zeroes(n->file, sector * 512, csize, 0);
+    if (ret < 0)
+        return ret;
+    if (idx >= s->bat_loaded) {
+        uint32_t *nb = realloc(s->bat, ((size_t)idx + 1) * sizeof(uint32_t));
+        if (!nb)
+            return -ENOMEM;
+        memset(nb + s->bat_loaded, 0, ((size_t)idx + 1 - s->bat_loaded) * sizeof(uint32_t));
+        s->bat = nb;
+        s->bat_loaded = (uint32_t)idx + 1;
+    }
+    s->bat[idx] = (uint32_t)start;
+    s->data_end = sector + s->tracks;
+    *host = sector * 512;
+    return 0;
+}
+
+static int prl_write_bat_entry(struct node *n, uint64_t idx)
+{
+    uint8_t e[4];
+    put_le32(e, st(n)->bat[idx]);
+    return node_pwrite(n->file, PRL_HEADER_SIZE + idx * 4, 4, e);
+}
+
+static int prl_pwrite(struct node *n, uint64_t off, uint64_t len, const void *buf)
+{
+    struct prl_state *s = st(n);
+    const uint8_t *p = buf;
+    uint64_t csize = (uint64_t)s->tracks * 512;
+    while (len) {
+        uint64_t run;
+        uint64_t host = prl_map(s, off, len, &run);
+        bool fresh = host == 0;
+        int ret = 0;
+        if (fresh) {
+            ret = prl_allocate(n, off / csize, &host);
+            host += off % csize;
+        }
+        if (ret == 0)
+            ret = node_pwrite(n->file, host, run, p);
+        if (ret == 0 && fresh) {
+            ret = node_flush(n->file);
+            if (ret == 0)
+                ret = prl_write_bat_entry(n, off / csize);
+        }
+        if (ret < 0)
+            return ret;
+        off += run;
+        p += run;
+        len -= run;
+    }
+    return 0;
+}
+
+static int prl_create(const char *filename, struct opts *opts, struct error **errp)
+{
+    uint64_t size = 0, cl = PRL_DEFAULT_CLUSTER;
+    enum prealloc prealloc = PREALLOC_OFF;
+    const char *p = opts_get(opts, "preallocation");
+    if (opts_get_size(opts, "size", &size, errp) < 0 ||
+        opts_get_size(opts, "cluster_size", &cl, errp) < 0)
+        return -EINVAL;
+    if (p && prealloc_parse(p, &prealloc) < 0) {
+        error_setg(errp, "invalid parameter value: %s", p);
+        return -EINVAL;
+    }
+    size = size > UINT64_MAX - 511 ? size : (size + 511) / 512 * 512;
+    cl = cl > UINT64_MAX - 511 ? cl : (cl + 511) / 512 * 512;
+    /* qemu creates the file before its protocol layer rejects metadata preallocation */
+    int ret = file_create(filename, 0, prealloc == PREALLOC_METADATA ? PREALLOC_OFF : prealloc, errp);
+    if (ret < 0)
+        return ret;
+    if (prealloc == PREALLOC_METADATA) {
+        error_setg(errp, "Unsupported preallocation mode: metadata");
+        return -ENOTSUP;
+    }
+    if (cl >= INT64_MAX / PRL_MAX_IMAGE_FACTOR) {
+        error_setg(errp, "Cluster size is too large");
+        return -EINVAL;
+    }
+    if (size >= PRL_MAX_IMAGE_FACTOR * cl) {
+        error_setg(errp, "Image size is too large for this cluster size");
+        return -E2BIG;
+    }
+    uint64_t bat_entries = (size + cl - 1) / cl;
+    uint64_t bat_sectors = (PRL_HEADER_SIZE + bat_entries * 4 + cl - 1) / cl * cl / 512;
+
+    uint8_t sector[512] = { 0 };
+    memcpy(sector, PRL_MAGIC2, 16);
+    put_le32(sector + OFF_VERSION, PRL_VERSION);
+    put_le32(sector + OFF_HEADS, PRL_HEADS);
+    put_le32(sector + OFF_CYLINDERS, (uint32_t)(size / 512 / PRL_HEADS / PRL_SEC_IN_CYL));
+    put_le32(sector + OFF_TRACKS, (uint32_t)(cl / 512));
+    put_le32(sector + OFF_BAT_ENTRIES, (uint32_t)bat_entries);
+    put_le64(sector + OFF_NB_SECTORS, size / 512);
+    put_le32(sector + OFF_DATA_OFF, (uint32_t)bat_sectors);
+
+    struct node *f = node_open(filename, "file", NULL, NODE_RDWR, errp);
+    if (!f)
+        return -EIO;
+    ret = node_pwrite(f, 0, sizeof(sector), sector);
+    if (ret == 0)
+        ret = node_write_zero_buffers(f, 512, (bat_sectors - 1) * 512);
+    if (ret == 0)
+        ret = node_flush(f);
+    if (ret < 0)
+        error_setg_errno(errp, ret, "Could not write image");
+    node_close(f);
+    return ret;
+}
+
+const struct driver driver_parallels = {
+    .name = "parallels",
+    .flags = DRV_BACKING,
+    .open_opts = prl_open_opts,
+    .create_opts = prl_create_opts,
+    .probe = prl_probe,
+    .open = prl_open,
+    .close = prl_close,
+    .pread = prl_pread,
+    .pwrite = prl_pwrite,
+    .block_status = prl_block_status,
+    .create = prl_create,
+};

@@ -1,0 +1,386 @@
+/* qcow2 image-level operations used by other commands (qemu 7.2 behaviour): changing the recorded
+ * backing file (rebase, commit), emptying an image (commit), measure's size estimates
+ * (qcow2_calc_prealloc_size / qcow2_refcount_metadata_size), and amend of the simple options. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bswap.h"
+#include "qcow2.h"
+
+static int change_backing_file(struct node *n, const char *file, const char *fmt)
+{
+    struct qcow2 *s = qcow2_state(n);
+    if (file && strlen(file) > QCOW2_MAX_BACKING_NAME)
+        return -EINVAL;
+    if (fmt && !file)
+        return -EINVAL;
+    if (file && (s->autoclear & AUTOCLEAR_DATA_FILE_RAW))
+        return -EINVAL;
+    char *nf = file && file[0] ? strdup(file) : NULL;
+    char *nfmt = nf && fmt ? strdup(fmt) : NULL;
+    pthread_mutex_lock(&s->lock);
+    char *old_fmt = s->backing_format;
+    s->backing_format = nfmt;
+    int ret = qcow2_write_header(s, nf);
+    if (ret < 0) {
+        s->backing_format = old_fmt;
+        free(nfmt);
+        free(nf);
+    } else {
+        free(old_fmt);
+        free(n->backing_file);
+        free(n->backing_fmt);
+        n->backing_file = nf;
+        n->backing_fmt = nfmt ? strdup(nfmt) : NULL;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return ret;
+}
+
+int qcow2_change_backing_file(struct node *n, const char *file, const char *fmt)
+{
+    return change_backing_file(n, file, fmt);
+}
+
+/* Drop every cluster mapping of the active layer (qemu's make_empty after commit). */
+int qcow2_make_empty(struct node *n)
+{
+    struct qcow2 *s = qcow2_state(n);
+    if (s->nb_snapshots)
+        return -ENOTSUP;
+    pthread_mutex_lock(&s->lock);
+    int ret = s->incompat & INCOMPAT_CORRUPT ? -EIO : 0;
+    uint8_t *t = NULL;
+    for (uint32_t i = 0; ret == 0 && i < s->l1_size; i++) {
+        uint64_t l2_off;
+        if (!(s->l1[i] & L1E_OFFSET_MASK))
+            continue;
+        if ((ret = qcow2_l2_for_write(s, i, &l2_off)) < 0 ||
+            (ret = cache_get(s->l2_cache, l2_off, (void **)&t)) < 0)
+            break;
+        for (uint64_t j = 0; ret == 0 && j < (1ull << s->l2_bits); j++) {
+            uint64_t e = get_be64(t + j * s->l2_entry_size);
+            ret = qcow2_free_entry(s, e);
+            memset(t + j * s->l2_entry_size, 0, s->l2_entry_size);
+        }
+        cache_mark_dirty(s->l2_cache, t);
+        cache_put(s->l2_cache, t);
+    }
+    if (ret == 0)
+        ret = qcow2_flush_metadata(s);
+    pthread_mutex_unlock(&s->lock);
+    return ret;
+}
+
+static uint64_t div_up(uint64_t a, uint64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+static uint64_t round_up(uint64_t a, uint64_t b)
+{
+    return div_up(a, b) * b;
+}
+
+/* Refcount table and blocks needed to count `clusters` clusters (and themselves). */
+static uint64_t refcount_metadata_size(uint64_t clusters, uint64_t cs, unsigned order)
+{
+    uint64_t per_table = cs / 8, per_block = cs * 8 / (1u << order);
+    uint64_t table = 0, blocks = 0, n = 0, last;
+    do {
+        last = n;
+        blocks = div_up(clusters + table + blocks, per_block);
+        table = div_up(blocks, per_table);
+        n = clusters + blocks + table;
+    } while (n != last);
+    return (blocks + table) * cs;
+}
+
+static uint64_t prealloc_size(uint64_t total, uint64_t cs, unsigned order, bool ext_l2)
+{
+    uint64_t l2e = ext_l2 ? 16 : 8;
+    uint64_t aligned = round_up(total, cs);
+    uint64_t meta = cs;
+    uint64_t nl2e = round_up(aligned / cs, cs / l2e);
+    meta += nl2e * l2e;
+    uint64_t nl1e = round_up(nl2e * l2e / cs, cs / 8);
+    meta += nl1e * 8;
+    meta += refcount_metadata_size((meta + aligned) / cs, cs, order);
+    return meta + aligned;
+}
+
+static int measure_opts(struct opts *o, uint64_t *cs, unsigned *order, bool *ext_l2,
+                        enum prealloc *pa, bool *v3, struct error **errp)
+{
+    uint64_t bits = 16;
+    *cs = 65536;
+    *ext_l2 = false;
+    if (opts_get_size(o, "cluster_size", cs, errp) < 0 ||
+        opts_get_number(o, "refcount_bits", &bits, errp) < 0 ||
+        opts_get_bool(o, "extended_l2", ext_l2, errp) < 0)
+        return -EINVAL;
+    if (*cs < 512 || *cs > (2u << 20) || (*cs & (*cs - 1))) {
+        error_setg(errp, "Cluster size must be a power of two between 512 and 2048k");
+        return -EINVAL;
+    }
+    if (bits > 64 || !bits || (bits & (bits - 1))) {
+        error_setg(errp, "Refcount width must be a power of two and may not exceed 64 bits");
+        return -EINVAL;
+    }
+    *order = 0;
+    while ((1ull << *order) < bits)
+        (*order)++;
+    const char *p = opts_get(o, "preallocation");
+    *pa = PREALLOC_OFF;
+    if (p && prealloc_parse(p, pa) < 0) {
+        error_setg(errp, "Invalid preallocation mode: '%s'", p);
+        return -EINVAL;
+    }
+    const char *c = opts_get(o, "compat");
+    *v3 = !(c && (!strcmp(c, "0.10") || !strcmp(c, "v2")));
+    if (c && *v3 && strcmp(c, "1.1") && strcmp(c, "v3")) {
+        error_setg(errp, "Invalid compat version: '%s'", c);
+        return -EINVAL;
+    }
+    if (opts_get(o, "encryption") || opts_has_prefix(o, "encrypt")) {
+        error_setg(errp, "Encryption is not supported by flatimg yet");
+        return -ENOTSUP;
+    }
+    return 0;
+}
+
+static int required_from_source(struct node *in, uint64_t cs, uint64_t *required,
+                                struct error **errp)
+{
+    uint64_t ssize = in->size, req = 0;
+    for (uint64_t off = 0; off < ssize;) {
+        struct block_status bs;
+        int ret = node_block_status_above(in, NULL, off, ssize - off, &bs, NULL);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "Unable to get block status");
+            return ret;
+        }
+        uint64_t pnum = bs.len ? bs.len : ssize - off;
+        if (bs.flags & BS_ZERO) {
+            /* skipped */
+        } else if ((bs.flags & (BS_DATA | BS_ALLOCATED)) == (BS_DATA | BS_ALLOCATED)) {
+            pnum = round_up(off + pnum, cs) - off;
+            req += off % cs + pnum;
+        }
+        off += pnum;
+    }
+    *required = req;
+    return 0;
+}
+
+int qcow2_measure(struct opts *o, struct node *in, struct measure_info *out, struct error **errp)
+{
+    uint64_t cs, size = 0, required, vsize;
+    unsigned order;
+    bool ext_l2, v3;
+    enum prealloc pa;
+    int ret = measure_opts(o, &cs, &order, &ext_l2, &pa, &v3, errp);
+    if (ret < 0)
+        return ret;
+    if (in) {
+        vsize = round_up(in->size, cs);
+        if (pa == PREALLOC_FULL || pa == PREALLOC_FALLOC)
+            required = vsize;
+        else if ((ret = required_from_source(in, cs, &required, errp)) < 0)
+            return ret;
+    } else {
+        if (opts_get_size(o, "size", &size, errp) < 0)
+            return -EINVAL;
+        vsize = round_up(size, cs);
+        required = (pa == PREALLOC_FULL || pa == PREALLOC_FALLOC) ? vsize : 0;
+    }
+    out->fully_allocated = prealloc_size(vsize, cs, order, ext_l2);
+    out->required = out->fully_allocated - vsize + required;
+    out->has_bitmaps = v3 && in && !strcmp(in->drv->name, "qcow2");
+    out->bitmaps = 0;
+    return 0;
+}
+
+static int set_compat_bit(struct qcow2 *s, uint64_t bit, bool on)
+{
+    uint64_t c = on ? (s->compat | bit) : (s->compat & ~bit);
+    if (c == s->compat)
+        return 0;
+    s->compat = c;
+    return qcow2_write_header(s, s->node->backing_file);
+}
+
+/* Zero clusters do not exist in v2: write real zeros (ZERO_ALLOC), drop plain zero clusters when
+ * nothing lies below, allocate zeroed clusters otherwise (qemu's qcow2_expand_zero_clusters). */
+static int expand_zero_clusters(struct node *n, struct qcow2 *s)
+{
+    uint8_t *zero = calloc(1, s->cluster_size);
+    if (!zero)
+        return -ENOMEM;
+    int ret = 0;
+    for (uint32_t i = 0; ret == 0 && i < s->l1_size; i++) {
+        uint64_t l2 = s->l1[i] & L1E_OFFSET_MASK;
+        uint8_t *t;
+        if (!l2 || (ret = qcow2_l2_for_write(s, i, &l2)) < 0 ||
+            (ret = cache_get(s->l2_cache, l2, (void **)&t)) < 0)
+            continue;
+        for (uint64_t j = 0; ret == 0 && j < (1ull << s->l2_bits); j++) {
+            uint64_t e = get_be64(t + j * 8), host = e & L2E_OFFSET_MASK;
+            if ((e & OFLAG_COMPRESSED) || !(e & OFLAG_ZERO))
+                continue;
+            if (!host && !n->backing_file) {
+                e = 0;
+            } else {
+                if (!host || !(e & OFLAG_COPIED)) {
+                    int64_t a = qcow2_alloc_clusters(s, 1);
+                    if (a < 0) {
+                        ret = (int)a;
+                        break;
+                    }
+                    if (host)
+                        ret = qcow2_free_later(s, host, 1);
+                    host = (uint64_t)a;
+                }
+                if (ret == 0)
+                    ret = node_pwrite(s->node->file, host, s->cluster_size, zero);
+                e = host | OFLAG_COPIED;
+            }
+            put_be64(t + j * 8, e);
+            cache_mark_dirty(s->l2_cache, t);
+        }
+        cache_put(s->l2_cache, t);
+    }
+    free(zero);
+    return ret == 0 ? qcow2_flush_metadata(s) : ret;
+}
+
+static int change_compat(struct node *n, struct qcow2 *s, bool v3, struct error **errp)
+{
+    if (v3 == (s->version >= 3))
+        return 0;
+    int ret;
+    if (v3) {
+        s->version = 3;
+        s->refcount_order = 4;
+        return qcow2_write_header(s, n->backing_file);
+    }
+    uint64_t bad = s->incompat & ~(INCOMPAT_DIRTY | INCOMPAT_CORRUPT);
+    if (bad) {
+        error_setg(errp, "Cannot downgrade an image with incompatible features 0x%" PRIx64 " set",
+                   bad);
+        return -ENOTSUP;
+    }
+    if (s->refcount_bits != 16) {
+        error_setg(errp, "compat=0.10 requires refcount_bits=16");
+        return -ENOTSUP;
+    }
+    if (s->nb_snapshots) {
+        error_setg(errp, "downgrading an image with snapshots is not supported yet");
+        return -ENOTSUP;
+    }
+    if (s->has_bitmaps_ext) {
+        error_setg(errp, "Cannot downgrade an image with bitmaps");
+        return -ENOTSUP;
+    }
+    if ((ret = expand_zero_clusters(n, s)) < 0) {
+        error_setg_errno(errp, -ret, "Failed to turn zero into data clusters");
+        return ret;
+    }
+    s->version = 2;
+    s->compat = 0;
+    s->autoclear = 0;
+    s->incompat = 0;
+    s->marked_dirty = false;
+    ret = qcow2_write_header(s, n->backing_file);
+    if (ret < 0)
+        error_setg_errno(errp, -ret, "Failed to update the image header");
+    return ret;
+}
+
+static const char *const amendable[] = {
+    "compat", "size", "backing_file", "backing_fmt", "data_file", "data_file_raw",
+    "lazy_refcounts", "refcount_bits", "encrypt.key-secret", NULL,
+};
+
+static int validate_amend(struct opts *o, struct error **errp)
+{
+    for (size_t i = 0; i < o->count; i++) {
+        bool ok = false;
+        for (const char *const *a = amendable; *a; a++)
+            ok = ok || !strcmp(*a, o->items[i].key);
+        if (!ok) {
+            error_setg(errp, "Invalid parameter '%s'\nThis option is only supported for image "
+                             "creation", o->items[i].key);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* Amend: compat up and down, lazy_refcounts; other changes are refused clearly. */
+int qcow2_amend(struct node *n, struct opts *o, bool force, struct error **errp)
+{
+    struct qcow2 *s = qcow2_state(n);
+    int ret = validate_amend(o, errp);
+    if (ret < 0)
+        return ret;
+    bool v3 = s->version >= 3, lazy = s->compat & COMPAT_LAZY_REFCOUNTS;
+    const char *c = opts_get(o, "compat");
+    if (c) {
+        if (!strcmp(c, "0.10") || !strcmp(c, "v2")) {
+            v3 = false;
+        } else if (!strcmp(c, "1.1") || !strcmp(c, "v3")) {
+            v3 = true;
+        } else {
+            error_setg(errp, "Unknown compatibility level %s", c);
+            return -EINVAL;
+        }
+    }
+    if (opts_get_bool(o, "lazy_refcounts", &lazy, errp) < 0)
+        return -EINVAL;
+    if (opts_get(o, "lazy_refcounts") && lazy && !v3) {
+        error_setg(errp, "Lazy refcounts only supported with compatibility level 1.1 and above "
+                         "(use compat=1.1 or greater)");
+        return -EINVAL;
+    }
+    if (!opts_get(o, "lazy_refcounts") && !v3)
+        lazy = false;
+    uint64_t bits = s->refcount_bits;
+    if (opts_get_number(o, "refcount_bits", &bits, errp) < 0)
+        return -EINVAL;
+    if (bits != s->refcount_bits) {
+        if (!v3 && bits != 16) {
+            error_setg(errp, "Refcount widths other than 16 bits require compatibility level 1.1 "
+                             "or above (use compat=1.1 or greater)");
+            return -EINVAL;
+        }
+        error_setg(errp, "changing refcount_bits is not supported yet");
+        return -ENOTSUP;
+    }
+    if (opts_get(o, "data_file") && !s->data_file_name) {
+        error_setg(errp, "data-file can only be set for images that use an external data file");
+        return -EINVAL;
+    }
+    if (opts_get(o, "data_file") || opts_get(o, "data_file_raw") || opts_get(o, "size") ||
+        opts_get(o, "backing_file") || opts_get(o, "backing_fmt")) {
+        error_setg(errp, "amending size, backing or data file options is not supported "
+                         "yet");
+        return -ENOTSUP;
+    }
+    pthread_mutex_lock(&s->lock);
+    ret = qcow2_flush_metadata(s);
+    if (ret == 0 && v3 && !(s->version >= 3))
+        ret = change_compat(n, s, true, errp);
+    if (ret == 0 && v3)
+        ret = set_compat_bit(s, COMPAT_LAZY_REFCOUNTS, lazy);
+    if (ret == 0 && !v3)
+        ret = change_compat(n, s, false, errp);
+    pthread_mutex_unlock(&s->lock);
+    if (ret < 0 && !(errp && *errp))
+        error_setg_errno(errp, -ret, "Failed to update the image header");
+    return ret;
+}

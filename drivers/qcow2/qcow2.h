@@ -1,0 +1,216 @@
+/* qcow2 driver internals shared by the files of drivers/qcow2/ (docs/interop/qcow2.txt in qemu):
+ * the open image's state, on-disk constants, and the functions each concern exports to the others. */
+#ifndef FLATIMG_QCOW2_H
+#define FLATIMG_QCOW2_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bitmap.h"
+#include "cache.h"
+#include "node.h"
+
+#define QCOW2_MAGIC 0x514649fbu
+#define QCOW2_HDR_V2_LEN 72
+#define QCOW2_HDR_V3_LEN 104
+#define QCOW2_HDR_LEN 112
+#define QCOW2_MAX_L1_BYTES (32u << 20)
+#define QCOW2_MAX_RT_BYTES (8u << 20)
+#define QCOW2_MAX_SNAPSHOTS 65536
+#define QCOW2_MAX_BACKING_NAME 1023
+#define QCOW2_MAX_IO_OFFSET 0x7fffffffc0000000ull /* qemu's BDRV_MAX_LENGTH */
+
+#define EXT_END 0
+#define EXT_BACKING_FORMAT 0xe2792acau
+#define EXT_FEATURE_TABLE 0x6803f857u
+#define EXT_CRYPTO_HEADER 0x0537be77u
+#define EXT_BITMAPS 0x23852875u
+#define EXT_DATA_FILE 0x44415441u
+
+#define INCOMPAT_DIRTY (1ull << 0)
+#define INCOMPAT_CORRUPT (1ull << 1)
+#define INCOMPAT_DATA_FILE (1ull << 2)
+#define INCOMPAT_COMPRESSION (1ull << 3)
+#define INCOMPAT_EXTL2 (1ull << 4)
+#define INCOMPAT_KNOWN 0x1full
+#define COMPAT_LAZY_REFCOUNTS (1ull << 0)
+#define AUTOCLEAR_BITMAPS (1ull << 0)
+#define AUTOCLEAR_DATA_FILE_RAW (1ull << 1)
+
+#define L1E_OFFSET_MASK 0x00fffffffffffe00ull
+#define L2E_OFFSET_MASK 0x00fffffffffffe00ull
+#define OFLAG_COPIED (1ull << 63)
+#define OFLAG_COMPRESSED (1ull << 62)
+#define OFLAG_ZERO 1ull
+#define RT_OFFSET_MASK 0xfffffffffffffe00ull
+
+#define COMPRESSION_ZLIB 0
+#define COMPRESSION_ZSTD 1
+
+enum qcow2_type {
+    Q_UNALLOC,      /* read from the backing chain */
+    Q_ZERO,         /* reads as zeros (possibly with a preallocated host cluster) */
+    Q_NORMAL,       /* data at host offset */
+    Q_COMPRESSED,   /* one compressed cluster */
+};
+
+/* One run of guest bytes sharing a mapping, as found by qcow2_lookup(). */
+struct qcow2_map {
+    enum qcow2_type type;
+    uint64_t host;       /* NORMAL: host offset of the first byte; ZERO/UNALLOC: of the cluster or 0 */
+    uint64_t bytes;      /* run length from the query offset */
+    uint64_t l2_entry;   /* the cluster's raw L2 entry (COMPRESSED) */
+};
+
+struct qcow2_snapshot {
+    uint64_t l1_offset;
+    uint32_t l1_size;
+    char *id, *name;
+    uint32_t date_sec, date_nsec;
+    uint64_t vm_clock_nsec, vm_state_size, disk_size, icount;
+    uint32_t extra_size;
+    uint8_t *extra;      /* unknown extra data kept as read */
+};
+
+struct qcow2_ext {       /* header extension kept verbatim (unknown types) */
+    uint32_t type, len;
+    uint8_t *data;
+};
+
+struct qcow2_pending_free {
+    uint64_t off, count;
+};
+
+struct qcow2 {
+    pthread_mutex_t lock;
+    struct node *node;
+    struct node *data;          /* where guest data lives: n->file or the external data file */
+    uint32_t version;
+    uint32_t cluster_bits;
+    uint64_t cluster_size;
+    uint32_t l2_bits;           /* log2 of entries per L2 table */
+    uint32_t l2_entry_size;     /* 8, or 16 with extended L2 */
+    bool ext_l2;
+    uint32_t sc_bits;           /* log2 of subcluster size */
+    uint32_t refcount_order, refcount_bits;
+    uint32_t rb_bits;           /* log2 of entries per refcount block */
+    uint64_t incompat, compat, autoclear;
+    uint32_t header_length;
+    uint32_t crypt_method;
+    uint8_t compression_type;
+
+    uint64_t l1_offset;
+    uint32_t l1_size;
+    uint64_t *l1;               /* host byte order */
+    uint64_t rt_offset;
+    uint32_t rt_clusters;
+    uint64_t rt_entries;
+    uint64_t *rt;
+
+    uint32_t nb_snapshots;
+    uint64_t snapshots_offset;
+    uint64_t snapshots_size;    /* bytes of the snapshot table */
+    struct qcow2_snapshot *snaps;
+
+    char *backing_format;       /* from the extension */
+    char *data_file_name;
+    uint64_t crypto_off, crypto_len;
+    bool has_bitmaps_ext;
+    bool bitmaps_in_use;        /* flagged in-use before our first write */
+    uint32_t nb_bitmaps;
+    uint64_t bitmap_dir_size, bitmap_dir_offset;
+    struct qcow2_ext *unknown_exts;
+    int nb_unknown_exts;
+
+    struct cache *l2_cache;
+    struct cache *rc_cache;
+    uint64_t free_cluster_index;
+    uint64_t free_byte_offset;  /* where the next compressed cluster may go (0: a new cluster) */
+    struct qcow2_pending_free *frees;
+    size_t nb_frees, cap_frees;
+    bool marked_dirty;
+    bool rc_unsynced;           /* refcount changes not yet behind a flush barrier */
+    bool prealloc_checked, metadata_prealloc; /* qemu's metadata preallocation detection */
+    bool writable;
+};
+
+static inline struct qcow2 *qcow2_state(struct node *n)
+{
+    return n->state;
+}
+
+/* header.c */
+int qcow2_probe(const uint8_t *buf, size_t len, const char *filename);
+int qcow2_read_header(struct node *n, struct qcow2 *s, struct error **errp);
+/* Rewrite cluster 0 (header, extensions, backing name) from the state. */
+int qcow2_write_header(struct qcow2 *s, const char *backing_file);
+int qcow2_set_incompat(struct qcow2 *s, uint64_t incompat);
+void qcow2_signal_corruption(struct qcow2 *s, const char *fmt, ...) PRINTF_FMT(2, 3);
+void qcow2_free_header(struct qcow2 *s);
+
+/* cluster.c: lookups and the data path */
+int qcow2_lookup(struct qcow2 *s, uint64_t off, uint64_t len, struct qcow2_map *m);
+int qcow2_pread(struct node *n, uint64_t off, uint64_t len, void *buf);
+int qcow2_pwrite(struct node *n, uint64_t off, uint64_t len, const void *buf);
+int qcow2_pwrite_zeroes(struct node *n, uint64_t off, uint64_t len, int flags);
+int qcow2_discard(struct node *n, uint64_t off, uint64_t len);
+int qcow2_block_status(struct node *n, uint64_t off, uint64_t len, struct block_status *out);
+int qcow2_grow_l1(struct qcow2 *s, uint64_t min_size);
+int qcow2_drop_range(struct qcow2 *s, uint64_t off, uint64_t len);
+int qcow2_l2_for_write(struct qcow2 *s, uint64_t l1_idx, uint64_t *l2_off);
+int qcow2_preallocate(struct qcow2 *s, uint64_t start, uint64_t end, uint64_t *host_end);
+int qcow2_read_compressed(struct qcow2 *s, uint64_t l2_entry, uint8_t *out);
+int qcow2_l2_cache_read(void *opaque, uint64_t off, void *buf, size_t len);
+int qcow2_l2_cache_write(void *opaque, uint64_t off, const void *buf, size_t len);
+int qcow2_l2_before_write(void *opaque);
+/* Before a write, under s->lock: refuses corrupt images, marks dirty (lazy refcounts) once. */
+int qcow2_check_writable(struct qcow2 *s);
+
+/* compress.c */
+int qcow2_pwrite_compressed(struct node *n, uint64_t off, uint64_t len, const void *buf);
+
+/* refcount.c */
+int qcow2_get_refcount(struct qcow2 *s, uint64_t cluster, uint64_t *rc);
+int qcow2_update_refcount(struct qcow2 *s, uint64_t cluster, int64_t delta);
+/* Allocate count contiguous clusters (refcount 1); returns the host offset or -errno. */
+int64_t qcow2_alloc_clusters(struct qcow2 *s, uint64_t count);
+/* Drop a reference once the metadata pointing at it is on disk (applied at the next flush). */
+int qcow2_free_later(struct qcow2 *s, uint64_t off, uint64_t count);
+int qcow2_flush_metadata(struct qcow2 *s);
+int qcow2_rc_cache_read(void *opaque, uint64_t off, void *buf, size_t len);
+int qcow2_rc_cache_write(void *opaque, uint64_t off, const void *buf, size_t len);
+uint64_t qcow2_refcount_get_entry(const struct qcow2 *s, const uint8_t *block, uint64_t idx);
+void qcow2_refcount_set_entry(const struct qcow2 *s, uint8_t *block, uint64_t idx, uint64_t v);
+
+/* snapshot.c */
+int qcow2_read_snapshots(struct qcow2 *s, struct error **errp);
+void qcow2_free_snapshots(struct qcow2 *s);
+int qcow2_snapshot_list(struct node *n, struct snapshot_info **list, int *count);
+int qcow2_snapshot_create(struct node *n, struct snapshot_info *sn, struct error **errp);
+int qcow2_snapshot_goto(struct node *n, const char *id_or_name, struct error **errp);
+int qcow2_snapshot_delete(struct node *n, const char *id, const char *name, struct error **errp);
+int qcow2_snapshot_load_tmp(struct node *n, const char *id, const char *name, struct error **errp);
+
+/* create.c */
+extern const struct opt_desc qcow2_create_opts[];
+extern const struct opt_desc qcow2_amend_opts[];
+int qcow2_create(const char *filename, struct opts *opts, struct error **errp);
+
+/* amend.c */
+int qcow2_change_backing_file(struct node *n, const char *file, const char *fmt);
+int qcow2_make_empty(struct node *n);
+int qcow2_measure(struct opts *o, struct node *in, struct measure_info *out, struct error **errp);
+int qcow2_amend(struct node *n, struct opts *o, bool force, struct error **errp);
+int qcow2_free_entry(struct qcow2 *s, uint64_t l2_entry);
+
+/* bitmap.c */
+json_object *qcow2_bitmap_info(struct qcow2 *s);
+int qcow2_bitmaps_mark_in_use(struct qcow2 *s);
+extern const struct bitmap_ops qcow2_bitmap_ops;
+
+/* check.c */
+int qcow2_check(struct node *n, struct check_result *res, int fix);
+int qcow2_repair_dirty(struct node *n);
+
+#endif

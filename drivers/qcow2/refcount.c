@@ -1,0 +1,305 @@
+/* qcow2 reference counts (docs/interop/qcow2.txt "Host cluster management"): refcount blocks of
+ * any width 1..64 bits through the LRU cache, cluster allocation, refcount block and table growth
+ * placed so that new metadata is self-describing, and deferred frees applied after the metadata
+ * that dropped the reference is on disk. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bswap.h"
+#include "qcow2.h"
+
+int qcow2_rc_cache_read(void *opaque, uint64_t off, void *buf, size_t len)
+{
+    struct qcow2 *s = opaque;
+    return node_pread(s->node->file, off, len, buf);
+}
+
+int qcow2_rc_cache_write(void *opaque, uint64_t off, const void *buf, size_t len)
+{
+    struct qcow2 *s = opaque;
+    return node_pwrite(s->node->file, off, len, buf);
+}
+
+uint64_t qcow2_refcount_get_entry(const struct qcow2 *s, const uint8_t *b, uint64_t i)
+{
+    switch (s->refcount_order) {
+    case 3: return b[i];
+    case 4: return get_be16(b + i * 2);
+    case 5: return get_be32(b + i * 4);
+    case 6: return get_be64(b + i * 8);
+    default: {
+        unsigned bits = s->refcount_bits, per = 8 / bits;
+        return (b[i / per] >> ((i % per) * bits)) & ((1u << bits) - 1);
+    }
+    }
+}
+
+void qcow2_refcount_set_entry(const struct qcow2 *s, uint8_t *b, uint64_t i, uint64_t v)
+{
+    switch (s->refcount_order) {
+    case 3: b[i] = (uint8_t)v; break;
+    case 4: put_be16(b + i * 2, (uint16_t)v); break;
+    case 5: put_be32(b + i * 4, (uint32_t)v); break;
+    case 6: put_be64(b + i * 8, v); break;
+    default: {
+        unsigned bits = s->refcount_bits, per = 8 / bits, sh = (unsigned)(i % per) * bits;
+        uint8_t mask = (uint8_t)(((1u << bits) - 1) << sh);
+        b[i / per] = (uint8_t)((b[i / per] & ~mask) | ((v << sh) & mask));
+    }
+    }
+}
+
+static uint64_t refcount_max(const struct qcow2 *s)
+{
+    return s->refcount_order == 6 ? UINT64_MAX : (1ull << s->refcount_bits) - 1;
+}
+
+static int block_of(struct qcow2 *s, uint64_t idx, uint64_t *boff)
+{
+    *boff = 0;
+    if (idx >= s->rt_entries)
+        return 0;
+    *boff = s->rt[idx] & RT_OFFSET_MASK;
+    if (*boff & (s->cluster_size - 1)) {
+        qcow2_signal_corruption(s, "Refblock offset %#" PRIx64 " unaligned (reftable index: %#"
+                                   PRIx64 ")", *boff, idx);
+        return -EIO;
+    }
+    return 0;
+}
+
+int qcow2_get_refcount(struct qcow2 *s, uint64_t cluster, uint64_t *rc)
+{
+    uint64_t boff;
+    int ret = block_of(s, cluster >> s->rb_bits, &boff);
+    *rc = 0;
+    if (ret < 0 || !boff)
+        return ret;
+    uint8_t *b;
+    if ((ret = cache_get(s->rc_cache, boff, (void **)&b)) < 0)
+        return ret;
+    *rc = qcow2_refcount_get_entry(s, b, cluster & ((1ull << s->rb_bits) - 1));
+    cache_put(s->rc_cache, b);
+    return 0;
+}
+
+static int write_rt_entry(struct qcow2 *s, uint64_t idx)
+{
+    uint8_t b[8];
+    put_be64(b, s->rt[idx]);
+    return node_pwrite(s->node->file, s->rt_offset + idx * 8, 8, b);
+}
+
+/* A larger refcount table (covering `need` entries) placed with its own refcount block at the
+ * start of an unused refcount range, so that it describes itself. */
+static int grow_table(struct qcow2 *s, uint64_t need)
+{
+    uint64_t cs = s->cluster_size, per_rb = 1ull << s->rb_bits;
+    uint64_t file_clusters = (s->node->file->size + cs - 1) / cs;
+    uint64_t r = need > s->rt_entries ? need : s->rt_entries;
+    if (r < (file_clusters + per_rb - 1) / per_rb)
+        r = (file_clusters + per_rb - 1) / per_rb;
+    uint64_t entries = (r + 1) * 3 / 2 + 1;
+    uint64_t nclusters = (entries * 8 + cs - 1) / cs;
+    if (nclusters + 1 > per_rb || nclusters > (QCOW2_MAX_RT_BYTES >> s->cluster_bits))
+        return -EFBIG;
+    entries = nclusters * cs / 8;
+    uint64_t block = (r << s->rb_bits) * cs, table = block + cs;
+    uint8_t *rb = calloc(1, cs), *rt = calloc(1, nclusters * cs);
+    uint64_t *nrt = calloc(entries, 8);
+    int ret = -ENOMEM;
+    if (!rb || !rt || !nrt)
+        goto out;
+    for (uint64_t i = 0; i <= nclusters; i++)
+        qcow2_refcount_set_entry(s, rb, i, 1);
+    memcpy(nrt, s->rt, s->rt_entries * 8);
+    nrt[r] = block;
+    for (uint64_t i = 0; i < entries; i++)
+        put_be64(rt + i * 8, nrt[i]);
+    if ((ret = node_pwrite(s->node->file, block, cs, rb)) < 0 ||
+        (ret = node_pwrite(s->node->file, table, nclusters * cs, rt)) < 0 ||
+        (ret = node_flush(s->node->file)) < 0)
+        goto out;
+    uint8_t h[12];
+    put_be64(h, table);
+    put_be32(h + 8, (uint32_t)nclusters);
+    if ((ret = node_pwrite(s->node->file, 48, 12, h)) < 0 || (ret = node_flush(s->node->file)) < 0)
+        goto out;
+    uint64_t old = s->rt_offset, old_clusters = s->rt_clusters;
+    free(s->rt);
+    s->rt = nrt;
+    nrt = NULL;
+    s->rt_entries = entries;
+    s->rt_offset = table;
+    s->rt_clusters = (uint32_t)nclusters;
+    for (uint64_t i = 0; i < old_clusters && ret == 0; i++)
+        ret = qcow2_update_refcount(s, (old >> s->cluster_bits) + i, -1);
+out:
+    free(rb);
+    free(rt);
+    free(nrt);
+    return ret;
+}
+
+static int check_overlap(struct qcow2 *s, uint64_t off, uint64_t len);
+
+/* Make sure the refcount block for range idx exists; a new one sits at the range's first cluster
+ * (free by definition, as nothing in the range is counted yet) and counts itself. */
+static int ensure_block(struct qcow2 *s, uint64_t idx)
+{
+    int ret;
+    if (idx >= s->rt_entries && (ret = grow_table(s, idx + 1)) < 0)
+        return ret;
+    uint64_t boff;
+    if ((ret = block_of(s, idx, &boff)) < 0 || boff)
+        return ret;
+    boff = (idx << s->rb_bits) << s->cluster_bits;
+    if ((ret = check_overlap(s, boff, s->cluster_size)) < 0)
+        return ret;
+    uint8_t *b;
+    if ((ret = cache_get_empty(s->rc_cache, boff, (void **)&b)) < 0)
+        return ret;
+    qcow2_refcount_set_entry(s, b, 0, 1);
+    ret = node_pwrite(s->node->file, boff, s->cluster_size, b);
+    cache_put(s->rc_cache, b);
+    if (ret < 0 || (ret = node_flush(s->node->file)) < 0)
+        return ret;
+    s->rt[idx] = boff;
+    return write_rt_entry(s, idx);
+}
+
+int qcow2_update_refcount(struct qcow2 *s, uint64_t cluster, int64_t delta)
+{
+    uint64_t idx = cluster >> s->rb_bits;
+    int ret = ensure_block(s, idx);
+    uint64_t boff;
+    if (ret < 0 || (ret = block_of(s, idx, &boff)) < 0)
+        return ret;
+    uint8_t *b;
+    if ((ret = cache_get(s->rc_cache, boff, (void **)&b)) < 0)
+        return ret;
+    uint64_t i = cluster & ((1ull << s->rb_bits) - 1);
+    uint64_t v = qcow2_refcount_get_entry(s, b, i);
+    if ((delta < 0 && v < (uint64_t)-delta) || (delta > 0 && refcount_max(s) - v < (uint64_t)delta)) {
+        ret = delta < 0 ? -EINVAL : -ERANGE;
+        goto out;
+    }
+    v += (uint64_t)delta;
+    qcow2_refcount_set_entry(s, b, i, v);
+    cache_mark_dirty(s->rc_cache, b);
+    s->rc_unsynced = true;
+    if (v == 0 && cluster < s->free_cluster_index)
+        s->free_cluster_index = cluster;
+out:
+    cache_put(s->rc_cache, b);
+    return ret;
+}
+
+static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+    return blen && alen && a < b + blen && b < a + alen;
+}
+
+/* qemu's overlap check, for allocations: a cluster handed out must not hold metadata we know of
+ * (a refcount of 0 there means the refcounts are corrupt). */
+static int check_overlap(struct qcow2 *s, uint64_t off, uint64_t len)
+{
+    const char *what = NULL;
+    if (overlaps(off, len, 0, s->cluster_size))
+        what = "qcow2_header";
+    else if (overlaps(off, len, s->l1_offset, (uint64_t)s->l1_size * 8))
+        what = "active L1 table";
+    else if (overlaps(off, len, s->rt_offset, (uint64_t)s->rt_clusters << s->cluster_bits))
+        what = "refcount table";
+    else if (s->nb_snapshots && overlaps(off, len, s->snapshots_offset, s->snapshots_size))
+        what = "snapshot table";
+    else if (s->has_bitmaps_ext && overlaps(off, len, s->bitmap_dir_offset, s->bitmap_dir_size))
+        what = "bitmap directory";
+    if (!what)
+        return 0;
+    qcow2_signal_corruption(s, "Preventing invalid allocation of cluster at offset %#" PRIx64
+                               " (overlaps with %s)", off, what);
+    return -EIO;
+}
+
+int64_t qcow2_alloc_clusters(struct qcow2 *s, uint64_t count)
+{
+    for (;;) {
+        uint64_t start = s->free_cluster_index, c = start;
+        while (c - start < count) {
+            uint64_t rc;
+            int ret = qcow2_get_refcount(s, c, &rc);
+            if (ret < 0)
+                return ret;
+            c++;
+            if (rc)
+                start = c;
+        }
+        /* the refcount blocks may have to be created first, and may land in the run */
+        bool moved = false;
+        for (uint64_t idx = start >> s->rb_bits; idx <= (c - 1) >> s->rb_bits; idx++) {
+            uint64_t boff;
+            int ret = block_of(s, idx, &boff);
+            if (ret < 0)
+                return ret;
+            if (!boff) {
+                if ((ret = ensure_block(s, idx)) < 0)
+                    return ret;
+                moved = true;
+            }
+        }
+        if (moved)
+            continue;
+        if (start > (uint64_t)INT64_MAX >> s->cluster_bits)
+            return -EFBIG;
+        int oret = check_overlap(s, start << s->cluster_bits, count << s->cluster_bits);
+        if (oret < 0)
+            return oret;
+        for (uint64_t i = 0; i < count; i++) {
+            int ret = qcow2_update_refcount(s, start + i, 1);
+            if (ret < 0)
+                return ret;
+        }
+        s->free_cluster_index = start + count;
+        return (int64_t)(start << s->cluster_bits);
+    }
+}
+
+int qcow2_free_later(struct qcow2 *s, uint64_t off, uint64_t count)
+{
+    if (s->nb_frees == s->cap_frees) {
+        size_t cap = s->cap_frees ? s->cap_frees * 2 : 16;
+        struct qcow2_pending_free *f = realloc(s->frees, cap * sizeof(*f));
+        if (!f)
+            return -ENOMEM;
+        s->frees = f;
+        s->cap_frees = cap;
+    }
+    s->frees[s->nb_frees].off = off;
+    s->frees[s->nb_frees].count = count;
+    s->nb_frees++;
+    return 0;
+}
+
+/* Refcounts, then L2 tables, then the deferred frees: a crash at worst leaks clusters. */
+int qcow2_flush_metadata(struct qcow2 *s)
+{
+    int ret = cache_flush(s->rc_cache);
+    if (ret == 0)
+        ret = cache_flush(s->l2_cache);
+    if (ret == 0 && s->nb_frees)
+        ret = node_flush(s->node->file);
+    for (size_t i = 0; ret == 0 && i < s->nb_frees; i++) {
+        for (uint64_t c = 0; c < s->frees[i].count && ret == 0; c++)
+            ret = qcow2_update_refcount(s, (s->frees[i].off >> s->cluster_bits) + c, -1);
+    }
+    if (ret == 0) {
+        s->nb_frees = 0;
+        ret = cache_flush(s->rc_cache);
+    }
+    return ret;
+}

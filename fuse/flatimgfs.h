@@ -1,0 +1,56 @@
+/* flatimgfs's state shared by the start-up code (flatimgfs.c) and the FUSE operations (ops.c):
+ * one open image chain and the views the mount shows of it. */
+#ifndef FLATIMGFS_H
+#define FLATIMGFS_H
+
+#define FUSE_USE_VERSION 31
+
+#include <fuse.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#include "node.h"
+#include "partitions.h"
+
+#define FS_MAX_LAYERS 64
+
+struct handle;
+
+struct fs {
+    struct node *top;         /* the main raw view */
+    bool rw, growable, salvage, log_stderr;
+    bool dir_mode;            /* mountpoint is a directory: show the whole tree */
+    bool keep_cache;          /* nobody else writes the image: the page cache stays valid */
+    char *image;              /* absolute image path (or option string), for snapshot re-opens */
+    char *fmt;
+    struct opts *image_opts;  /* --image-opts / image-opts= keys, or NULL */
+    int snap_flags;           /* NODE_* flags for snapshot nodes */
+    char *raw_name;           /* "<image name without extension>.raw" */
+    struct stat image_st;     /* times and owner shown on every entry */
+
+    int nlayers;
+    struct node *layers[FS_MAX_LAYERS];
+    char *layer_names[FS_MAX_LAYERS];
+
+    int nsnaps;
+    struct snapshot_info *snaps;
+    char **snap_names;        /* "<name>.raw" */
+    struct node **snap_nodes; /* opened on first use, under lock */
+
+    pthread_mutex_t lock;     /* partitions table, snapshot nodes, open handles */
+    struct handle *handles;   /* open files and directories (ops.c) */
+    int nparts;
+    struct partition parts[PART_MAX];
+};
+
+extern const struct fuse_operations flatimgfs_ops;
+
+/* "flatimgfs: ..." on stderr in the foreground, syslog otherwise. */
+void fs_log(const struct fs *fs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Free the handles the kernel did not release before the unmount (RELEASE is asynchronous). */
+void fs_free_handles(struct fs *fs);
+/* Re-read the partition table of the main view (under fs->lock). */
+void fs_read_partitions(struct fs *fs);
+
+#endif

@@ -1,0 +1,723 @@
+/* flatimgfs's FUSE operations: each maps a path onto one view of the image (the main raw view,
+ * a layer, a partition, a snapshot, info.json) and a request onto core node calls. Semantics follow
+ * qemu-storage-daemon's FUSE export (st_size = virtual size, SEEK_DATA/SEEK_HOLE from block status). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#ifdef HAVE_LINUX_FS_H
+#include <linux/falloc.h>
+#endif
+
+#include "flatimgfs.h"
+#include "info.h"
+#include "json.h"
+
+#define SALVAGE_CHUNK (64u * 1024)
+#define SECTOR 512u
+
+enum view_kind { V_NONE, V_ROOT, V_DIR_LAYERS, V_DIR_PARTS, V_DIR_SNAPS, V_MAIN, V_INFO,
+                 V_LAYER, V_PART, V_SNAP };
+
+struct view {
+    enum view_kind kind;
+    int index;
+};
+
+/* An open file: its view, and for info.json the text as it was at open time. */
+struct handle {
+    struct view v;
+    char *text;
+    size_t text_len;
+    struct handle *prev, *next; /* fs->handles */
+};
+
+static struct fs *fs_get(void)
+{
+    return fuse_get_context()->private_data;
+}
+
+void fs_log(const struct fs *fs, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (fs->log_stderr) {
+        fprintf(stderr, "flatimgfs: ");
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+    } else {
+        vsyslog(LOG_ERR, fmt, ap);
+    }
+    va_end(ap);
+}
+
+void fs_read_partitions(struct fs *fs)
+{
+    struct partition parts[PART_MAX];
+    int n = partitions_read(fs->top, parts);
+    pthread_mutex_lock(&fs->lock);
+    fs->nparts = n < 0 ? 0 : n;
+    memcpy(fs->parts, parts, sizeof(parts[0]) * (size_t)fs->nparts);
+    pthread_mutex_unlock(&fs->lock);
+}
+
+/* ---- handles ---- */
+
+static struct handle *handle_new(struct fs *fs, struct view v)
+{
+    struct handle *h = calloc(1, sizeof(*h));
+    if (!h)
+        return NULL;
+    h->v = v;
+    pthread_mutex_lock(&fs->lock);
+    h->next = fs->handles;
+    if (fs->handles)
+        fs->handles->prev = h;
+    fs->handles = h;
+    pthread_mutex_unlock(&fs->lock);
+    return h;
+}
+
+static void handle_free(struct fs *fs, struct handle *h)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&fs->lock);
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        fs->handles = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    pthread_mutex_unlock(&fs->lock);
+    free(h->text);
+    free(h);
+}
+
+void fs_free_handles(struct fs *fs)
+{
+    while (fs->handles)
+        handle_free(fs, fs->handles);
+}
+
+/* ---- path resolution ---- */
+
+static int find_name(char *const *names, int count, const char *name)
+{
+    for (int i = 0; i < count; i++)
+        if (!strcmp(names[i], name))
+            return i;
+    return -1;
+}
+
+static int find_part(struct fs *fs, const char *name)
+{
+    char *end;
+    if (name[0] != 'p' || name[1] < '1' || name[1] > '9')
+        return -1;
+    unsigned long num = strtoul(name + 1, &end, 10);
+    if (*end)
+        return -1;
+    int found = -1;
+    pthread_mutex_lock(&fs->lock);
+    for (int i = 0; i < fs->nparts; i++)
+        if (fs->parts[i].number == num)
+            found = i;
+    pthread_mutex_unlock(&fs->lock);
+    return found;
+}
+
+static struct view resolve_child(struct fs *fs, const char *dir, size_t dlen, const char *name)
+{
+    struct view v = { V_NONE, -1 };
+    if (dlen == 6 && !strncmp(dir, "layers", 6)) {
+        v.index = find_name(fs->layer_names, fs->nlayers, name);
+        v.kind = v.index < 0 ? V_NONE : V_LAYER;
+    } else if (dlen == 10 && !strncmp(dir, "partitions", 10)) {
+        v.index = find_part(fs, name);
+        v.kind = v.index < 0 ? V_NONE : V_PART;
+    } else if (dlen == 9 && !strncmp(dir, "snapshots", 9)) {
+        v.index = find_name(fs->snap_names, fs->nsnaps, name);
+        v.kind = v.index < 0 ? V_NONE : V_SNAP;
+    }
+    return v;
+}
+
+static struct view resolve(struct fs *fs, const char *path)
+{
+    struct view none = { V_NONE, -1 };
+    if (!fs->dir_mode)
+        return strcmp(path, "/") ? none : (struct view){ V_MAIN, 0 };
+    if (!strcmp(path, "/"))
+        return (struct view){ V_ROOT, 0 };
+    path++;
+    const char *slash = strchr(path, '/');
+    if (slash)
+        return resolve_child(fs, path, (size_t)(slash - path), slash + 1);
+    if (!strcmp(path, fs->raw_name))
+        return (struct view){ V_MAIN, 0 };
+    if (!strcmp(path, "info.json"))
+        return (struct view){ V_INFO, 0 };
+    if (!strcmp(path, "layers"))
+        return (struct view){ V_DIR_LAYERS, 0 };
+    if (!strcmp(path, "partitions"))
+        return (struct view){ V_DIR_PARTS, 0 };
+    if (!strcmp(path, "snapshots"))
+        return (struct view){ V_DIR_SNAPS, 0 };
+    return none;
+}
+
+/* ---- views ---- */
+
+/* The node behind a snapshot view, opened read-only on first use. */
+static struct node *snap_node(struct fs *fs, int i)
+{
+    pthread_mutex_lock(&fs->lock);
+    struct node *n = fs->snap_nodes[i];
+    if (!n) {
+        struct error *err = NULL;
+        n = node_open(fs->image_opts ? NULL : fs->image, fs->fmt, fs->image_opts, fs->snap_flags,
+                      &err);
+        if (n && (!n->drv->snapshot_load_tmp ||
+                  n->drv->snapshot_load_tmp(n, fs->snaps[i].id, NULL, &err) < 0)) {
+            if (!n->drv->snapshot_load_tmp)
+                error_setg(&err, "snapshots are not supported by this format");
+            node_close(n);
+            n = NULL;
+        }
+        if (!n) {
+            fs_log(fs, "Could not open snapshot '%s': %s", fs->snaps[i].name,
+                   err ? error_msg(err) : "unknown error");
+            error_free(err);
+        }
+        fs->snap_nodes[i] = n;
+    }
+    pthread_mutex_unlock(&fs->lock);
+    return n;
+}
+
+/* The node a view reads through and the offset of the view in it. */
+static struct node *view_node(struct fs *fs, struct view v, uint64_t *base, uint64_t *size)
+{
+    *base = 0;
+    switch (v.kind) {
+    case V_MAIN:
+        *size = fs->top->size;
+        return fs->top;
+    case V_LAYER:
+        *size = fs->layers[v.index]->size;
+        return fs->layers[v.index];
+    case V_PART:
+        pthread_mutex_lock(&fs->lock);
+        *base = fs->parts[v.index].start;
+        *size = fs->parts[v.index].size;
+        pthread_mutex_unlock(&fs->lock);
+        return fs->top;
+    case V_SNAP: {
+        struct node *n = snap_node(fs, v.index);
+        *size = n ? n->size : fs->snaps[v.index].disk_size;
+        return n;
+    }
+    default:
+        *size = 0;
+        return NULL;
+    }
+}
+
+static bool view_writable(const struct fs *fs, struct view v)
+{
+    return fs->rw && (v.kind == V_MAIN || v.kind == V_PART);
+}
+
+static char *info_text(struct fs *fs, size_t *len)
+{
+    json_object *list = json_object_new_array();
+    for (int i = 0; i < fs->nlayers; i++) {
+        struct error *err = NULL;
+        json_object *info = image_info_build(fs->layers[i], &err);
+        if (!info) {
+            fs_log(fs, "info.json: %s", error_msg(err));
+            error_free(err);
+            break;
+        }
+        json_object_array_add(list, info);
+    }
+    char *body = json_to_qemu_string(list, 1);
+    json_object_put(list);
+    char *text = NULL;
+    if (body && asprintf(&text, "%s\n", body) < 0)
+        text = NULL;
+    free(body);
+    *len = text ? strlen(text) : 0;
+    return text;
+}
+
+/* ---- attributes and directories ---- */
+
+static void fill_stat(struct fs *fs, struct stat *st, mode_t mode, uint64_t size, int64_t alloc)
+{
+    memset(st, 0, sizeof(*st));
+    st->st_mode = mode;
+    st->st_nlink = S_ISDIR(mode) ? 2 : 1;
+    st->st_uid = fs->image_st.st_uid;
+    st->st_gid = fs->image_st.st_gid;
+    st->st_size = (off_t)size;
+    st->st_blocks = alloc >= 0 ? (blkcnt_t)((alloc + SECTOR - 1) / SECTOR)
+                               : (blkcnt_t)((size + SECTOR - 1) / SECTOR);
+    st->st_blksize = 4096;
+    st->st_atim = fs->image_st.st_atim;
+    st->st_mtim = fs->image_st.st_mtim;
+    st->st_ctim = fs->image_st.st_ctim;
+}
+
+/* With nullpath_ok, calls on an open file may come without a path: use the handle's view. */
+static struct view view_of(struct fs *fs, const char *path, const struct fuse_file_info *fi)
+{
+    if (fi && fi->fh)
+        return ((const struct handle *)(uintptr_t)fi->fh)->v;
+    if (!path)
+        return (struct view){ V_NONE, -1 };
+    return resolve(fs, path);
+}
+
+static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+    struct fs *fs = fs_get();
+    struct view v = view_of(fs, path, fi);
+    mode_t file_mode = S_IFREG | (view_writable(fs, v) ? 0644 : 0444);
+    uint64_t base, size;
+    switch (v.kind) {
+    case V_NONE:
+        return -ENOENT;
+    case V_ROOT: case V_DIR_LAYERS: case V_DIR_PARTS: case V_DIR_SNAPS:
+        fill_stat(fs, st, S_IFDIR | 0555, 0, 0);
+        return 0;
+    case V_INFO: {
+        size_t len;
+        if (fi && fi->fh) {
+            len = ((const struct handle *)(uintptr_t)fi->fh)->text_len;
+        } else {
+            char *text = info_text(fs, &len);
+            free(text);
+        }
+        fill_stat(fs, st, S_IFREG | 0444, len, -1);
+        return 0;
+    }
+    case V_MAIN: case V_LAYER: {
+        struct node *n = view_node(fs, v, &base, &size);
+        fill_stat(fs, st, file_mode, size, node_allocated_size(n));
+        return 0;
+    }
+    default:
+        view_node(fs, v, &base, &size);
+        fill_stat(fs, st, file_mode, size, -1);
+        return 0;
+    }
+}
+
+/* Directories keep their view in fi->fh too (readdir may come without a path). */
+static int fs_opendir(const char *path, struct fuse_file_info *fi)
+{
+    struct fs *fs = fs_get();
+    struct view v = resolve(fs, path);
+    if (v.kind == V_NONE)
+        return -ENOENT;
+    if (v.kind >= V_MAIN)
+        return -ENOTDIR;
+    struct handle *h = handle_new(fs, v);
+    if (!h)
+        return -ENOMEM;
+    fi->fh = (uint64_t)(uintptr_t)h;
+    return 0;
+}
+
+static int fs_releasedir(const char *path, struct fuse_file_info *fi)
+{
+    handle_free(fs_get(), (struct handle *)(uintptr_t)fi->fh);
+    return 0;
+}
+
+static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t offset,
+                      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+    struct fs *fs = fs_get();
+    struct view v = view_of(fs, path, fi);
+    fill(buf, ".", NULL, 0, 0);
+    fill(buf, "..", NULL, 0, 0);
+    switch (v.kind) {
+    case V_ROOT:
+        fill(buf, fs->raw_name, NULL, 0, 0);
+        fill(buf, "info.json", NULL, 0, 0);
+        fill(buf, "layers", NULL, 0, 0);
+        fill(buf, "partitions", NULL, 0, 0);
+        fill(buf, "snapshots", NULL, 0, 0);
+        return 0;
+    case V_DIR_LAYERS:
+        for (int i = 0; i < fs->nlayers; i++)
+            fill(buf, fs->layer_names[i], NULL, 0, 0);
+        return 0;
+    case V_DIR_SNAPS:
+        for (int i = 0; i < fs->nsnaps; i++)
+            fill(buf, fs->snap_names[i], NULL, 0, 0);
+        return 0;
+    case V_DIR_PARTS:
+        if (fs->rw)
+            fs_read_partitions(fs); /* the table may have been rewritten through the mount */
+        pthread_mutex_lock(&fs->lock);
+        for (int i = 0; i < fs->nparts; i++) {
+            char name[16];
+            snprintf(name, sizeof(name), "p%u", fs->parts[i].number);
+            fill(buf, name, NULL, 0, 0);
+        }
+        pthread_mutex_unlock(&fs->lock);
+        return 0;
+    case V_NONE:
+        return -ENOENT;
+    default:
+        return -ENOTDIR;
+    }
+}
+
+/* ---- open / release ---- */
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+    struct fs *fs = fs_get();
+    struct view v = resolve(fs, path);
+    if (v.kind == V_NONE)
+        return -ENOENT;
+    if (v.kind < V_MAIN)
+        return -EISDIR;
+    if ((fi->flags & O_ACCMODE) != O_RDONLY && !view_writable(fs, v))
+        return fs->rw ? -EACCES : -EROFS;
+    uint64_t base, size;
+    if (v.kind == V_SNAP && !view_node(fs, v, &base, &size))
+        return -EIO;
+    struct handle *h = handle_new(fs, v);
+    if (!h)
+        return -ENOMEM;
+    if (v.kind == V_INFO) {
+        h->text = info_text(fs, &h->text_len);
+        if (!h->text) {
+            handle_free(fs, h);
+            return -EIO;
+        }
+    }
+    fi->fh = (uint64_t)(uintptr_t)h;
+    return 0;
+}
+
+static int fs_release(const char *path, struct fuse_file_info *fi)
+{
+    handle_free(fs_get(), (struct handle *)(uintptr_t)fi->fh);
+    return 0;
+}
+
+/* ---- data path ---- */
+
+/* One salvage chunk sector by sector: zero what cannot be read; *zeroed counts those bytes. */
+static int salvage_sectors(struct node *n, uint64_t off, uint64_t len, uint8_t *buf,
+                           uint64_t *zeroed)
+{
+    for (uint64_t done = 0; done < len; done += SECTOR) {
+        uint64_t l = len - done < SECTOR ? len - done : SECTOR;
+        int ret = node_pread(n, off + done, l, buf + done);
+        if (ret == -EIO) {
+            memset(buf + done, 0, l);
+            *zeroed += l;
+        } else if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+/* -o salvage: read a range that gave EIO chunk by chunk, zeroing the unreadable sectors, with one
+ * log line per damaged chunk. */
+static int salvage_read(struct fs *fs, struct node *n, uint64_t off, uint64_t len, uint8_t *buf)
+{
+    for (uint64_t done = 0; done < len;) {
+        uint64_t chunk = len - done < SALVAGE_CHUNK ? len - done : SALVAGE_CHUNK;
+        uint64_t zeroed = 0;
+        int ret = node_pread(n, off + done, chunk, buf + done);
+        if (ret == -EIO)
+            ret = salvage_sectors(n, off + done, chunk, buf + done, &zeroed);
+        if (ret < 0)
+            return ret;
+        if (zeroed)
+            fs_log(fs, "salvage: %" PRIu64 " unreadable bytes in [%" PRIu64 ", +%" PRIu64
+                   ") of '%s' read as zeros", zeroed, off + done, chunk, node_name(n));
+        done += chunk;
+    }
+    return 0;
+}
+
+static int checked_read(struct fs *fs, struct node *n, uint64_t off, uint64_t len, uint8_t *buf)
+{
+    int ret = node_pread(n, off, len, buf);
+    if (ret == -EIO && fs->salvage)
+        return salvage_read(fs, n, off, len, buf);
+    if (ret < 0)
+        fs_log(fs, "read of %" PRIu64 " bytes at offset %" PRIu64 " of '%s' failed: %s", len, off,
+               node_name(n), strerror(-ret));
+    return ret;
+}
+
+/* A layer on its own: what it allocates, zeros elsewhere (nothing comes from below). */
+static int layer_read(struct fs *fs, struct node *n, uint64_t off, uint64_t len, uint8_t *buf)
+{
+    while (len) {
+        struct block_status bs;
+        int ret = node_block_status(n, off, len, &bs);
+        if (ret < 0)
+            return ret;
+        uint64_t l = bs.len && bs.len < len ? bs.len : len;
+        if (bs.len && (bs.flags & BS_ALLOCATED) && !(bs.flags & BS_ZERO))
+            ret = checked_read(fs, n, off, l, buf);
+        else
+            memset(buf, 0, l);
+        if (ret < 0)
+            return ret;
+        off += l;
+        len -= l;
+        buf += l;
+    }
+    return 0;
+}
+
+static int fs_read(const char *path, char *buf, size_t len, off_t offset,
+                   struct fuse_file_info *fi)
+{
+    struct fs *fs = fs_get();
+    struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+    uint64_t base, size, off = (uint64_t)offset;
+    if (offset < 0)
+        return -EINVAL;
+    if (h->v.kind == V_INFO) {
+        if (off >= h->text_len)
+            return 0;
+        size_t l = h->text_len - off < len ? h->text_len - off : len;
+        memcpy(buf, h->text + off, l);
+        return (int)l;
+    }
+    struct node *n = view_node(fs, h->v, &base, &size);
+    if (!n)
+        return -EIO;
+    if (off >= size)
+        return 0;
+    if (len > size - off)
+        len = size - off;
+    int ret = h->v.kind == V_LAYER ? layer_read(fs, n, off, len, (uint8_t *)buf)
+                                   : checked_read(fs, n, base + off, len, (uint8_t *)buf);
+    return ret < 0 ? ret : (int)len;
+}
+
+/* Grow the main view for a write past its end (-o growable). */
+static int grow_to(struct fs *fs, uint64_t end)
+{
+    struct error *err = NULL;
+    int ret = node_truncate(fs->top, end, false, PREALLOC_OFF, &err);
+    if (ret < 0) {
+        fs_log(fs, "Could not grow '%s': %s", node_name(fs->top), error_msg(err));
+        error_free(err);
+    }
+    return ret;
+}
+
+/* Bounds of a write on a view: the range in the node, growing the main view when allowed. */
+static int write_range(struct fs *fs, struct view v, uint64_t off, uint64_t len, uint64_t *node_off)
+{
+    uint64_t base, size, end;
+    view_node(fs, v, &base, &size);
+    if (!view_writable(fs, v))
+        return -EROFS;
+    if (__builtin_add_overflow(off, len, &end))
+        return -EFBIG;
+    if (end > size) {
+        if (v.kind != V_MAIN || !fs->growable)
+            return -ENOSPC;
+        int ret = grow_to(fs, end);
+        if (ret < 0)
+            return ret;
+    }
+    *node_off = base + off;
+    return 0;
+}
+
+static int fs_write(const char *path, const char *buf, size_t len, off_t offset,
+                    struct fuse_file_info *fi)
+{
+    struct fs *fs = fs_get();
+    struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+    uint64_t at;
+    if (offset < 0)
+        return -EINVAL;
+    int ret = write_range(fs, h->v, (uint64_t)offset, len, &at);
+    if (ret == 0)
+        ret = node_pwrite(fs->top, at, len, buf);
+    if (ret < 0) {
+        fs_log(fs, "write of %zu bytes at offset %" PRIu64 " of '%s' failed: %s", len,
+               (uint64_t)offset, node_name(fs->top), strerror(-ret));
+        return ret;
+    }
+    return (int)len;
+}
+
+static int fs_fallocate(const char *path, int mode, off_t offset, off_t length,
+                        struct fuse_file_info *fi)
+{
+    struct fs *fs = fs_get();
+    struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+    uint64_t at;
+    if (offset < 0 || length <= 0)
+        return -EINVAL;
+    if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
+        return -EOPNOTSUPP;
+    if ((mode & FALLOC_FL_PUNCH_HOLE) && !(mode & FALLOC_FL_KEEP_SIZE))
+        return -EOPNOTSUPP;
+    uint64_t base, size, len = (uint64_t)length, off = (uint64_t)offset;
+    view_node(fs, h->v, &base, &size);
+    if ((mode & FALLOC_FL_KEEP_SIZE) && off < size && len > size - off)
+        len = size - off; /* KEEP_SIZE never extends */
+    else if ((mode & FALLOC_FL_KEEP_SIZE) && off >= size)
+        return 0;
+    int ret = write_range(fs, h->v, off, len, &at);
+    if (ret < 0)
+        return ret;
+    if (mode & FALLOC_FL_PUNCH_HOLE)
+        ret = node_pwrite_zeroes(fs->top, at, len, ZERO_MAY_UNMAP); /* must read back zeros */
+    else if (mode & FALLOC_FL_ZERO_RANGE)
+        ret = node_pwrite_zeroes(fs->top, at, len, 0);
+    /* plain allocation: the blocks exist as far as the image format allows; nothing to do */
+    if (ret < 0)
+        fs_log(fs, "fallocate(mode %#x) of %" PRIu64 " bytes at offset %" PRIu64 " failed: %s",
+               (unsigned)mode, len, off, strerror(-ret));
+    return ret;
+}
+
+static int fs_flush(const char *path, struct fuse_file_info *fi)
+{
+    struct fs *fs = fs_get();
+    return fs->rw ? node_flush(fs->top) : 0;
+}
+
+static int fs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+    return fs_flush(path, fi);
+}
+
+static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+    struct fs *fs = fs_get();
+    struct view v = view_of(fs, path, fi);
+    uint64_t base, cur;
+    if (v.kind == V_NONE)
+        return -ENOENT;
+    view_node(fs, v, &base, &cur);
+    if (size >= 0 && (uint64_t)size == cur)
+        return 0;
+    if (!view_writable(fs, v))
+        return fs->rw ? -EPERM : -EROFS;
+    if (v.kind != V_MAIN || !fs->growable || size < 0)
+        return -EPERM;
+    return grow_to(fs, (uint64_t)size);
+}
+
+/* SEEK_DATA/SEEK_HOLE: whether [off, off + *len) of a view reads data (true) or zeros, from the
+ * block status of the whole chain (a layer view: of that layer alone). */
+static int view_extent(struct fs *fs, struct view v, uint64_t off, uint64_t *len, bool *data)
+{
+    uint64_t base, size;
+    struct node *n = view_node(fs, v, &base, &size);
+    struct block_status bs;
+    int ret;
+    if (!n)
+        return -EIO;
+    if (v.kind == V_LAYER)
+        ret = node_block_status(n, off, *len, &bs);
+    else
+        ret = node_block_status_above(n, NULL, base + off, *len, &bs, NULL);
+    if (ret < 0)
+        return ret;
+    if (bs.len == 0) { /* past the node's end: zeros */
+        *data = false;
+        return 0;
+    }
+    *data = (bs.flags & BS_DATA) && !(bs.flags & BS_ZERO);
+    if (v.kind == V_LAYER && !(bs.flags & BS_ALLOCATED))
+        *data = false;
+    if (bs.len < *len)
+        *len = bs.len;
+    return 0;
+}
+
+static off_t fs_lseek(const char *path, off_t offset, int whence, struct fuse_file_info *fi)
+{
+    struct fs *fs = fs_get();
+    struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+    uint64_t base, size;
+    if (whence != SEEK_DATA && whence != SEEK_HOLE)
+        return -EINVAL;
+    if (h->v.kind == V_INFO)
+        size = h->text_len;
+    else if (!view_node(fs, h->v, &base, &size))
+        return -EIO;
+    if (offset < 0)
+        return -ENXIO;
+    uint64_t off = (uint64_t)offset;
+    if (off >= size)
+        return -ENXIO;
+    if (h->v.kind == V_INFO)
+        return whence == SEEK_DATA ? offset : (off_t)size;
+    while (off < size) {
+        uint64_t len = size - off;
+        bool data;
+        int ret = view_extent(fs, h->v, off, &len, &data);
+        if (ret < 0)
+            return ret;
+        if (data == (whence == SEEK_DATA))
+            return (off_t)off;
+        off += len;
+    }
+    return whence == SEEK_DATA ? -ENXIO : (off_t)size;
+}
+
+static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+    struct fs *fs = fuse_get_context()->private_data;
+    /* read-only and locked against writers: what the kernel cached stays true across opens */
+    cfg->kernel_cache = fs->keep_cache;
+    cfg->use_ino = 0;
+    /* reads and writes find their view through fi->fh: spare the path building per request */
+    cfg->nullpath_ok = 1;
+    /* large requests: sequential reads and writes of 1 MiB reach the image in one call */
+    conn->max_write = 1u << 20;
+    if (conn->max_readahead > 0)
+        conn->max_readahead = 1u << 20;
+    return fs;
+}
+
+const struct fuse_operations flatimgfs_ops = {
+    .init = fs_init,
+    .getattr = fs_getattr,
+    .opendir = fs_opendir,
+    .readdir = fs_readdir,
+    .releasedir = fs_releasedir,
+    .open = fs_open,
+    .release = fs_release,
+    .read = fs_read,
+    .write = fs_write,
+    .flush = fs_flush,
+    .fsync = fs_fsync,
+    .truncate = fs_truncate,
+    .fallocate = fs_fallocate,
+    .lseek = fs_lseek,
+};

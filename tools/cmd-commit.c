@@ -1,0 +1,155 @@
+/* flatimg commit: qemu-img 7.2's img_commit. What the layers above the base allocate is written
+ * into the base (grown first when smaller), then the top is emptied unless -d or -b. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chain.h"
+#include "common.h"
+#include "file.h"
+#include "progress.h"
+#include "write-common.h"
+
+#define COPY_CHUNK (2ULL << 20)
+
+/* Copy every range allocated above base into base. */
+static int commit_copy(struct node *top, struct node *base, struct error **errp)
+{
+    uint8_t *buf = malloc(COPY_CHUNK);
+    if (!buf)
+        abort();
+    int ret = 0;
+    uint64_t size = top->size;
+    for (uint64_t off = 0; off < size;) {
+        struct block_status bs;
+        uint64_t want = size - off < COPY_CHUNK ? size - off : COPY_CHUNK;
+        ret = node_block_status_above(top, base, off, want, &bs, NULL);
+        if (ret == 0 && bs.len == 0)
+            ret = -EIO;
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "Could not read block status");
+            break;
+        }
+        uint64_t n = bs.len;
+        if (bs.flags & BS_ALLOCATED) {
+            if (bs.flags & BS_ZERO) {
+                ret = node_pwrite_zeroes(base, off, n, ZERO_MAY_UNMAP);
+            } else {
+                ret = node_pread(top, off, n, buf);
+                if (ret == 0)
+                    ret = node_pwrite(base, off, n, buf);
+            }
+            if (ret < 0) {
+                error_setg_errno(errp, -ret, "Could not commit data");
+                break;
+            }
+        }
+        off += n;
+        progress_print(100.0f * (float)n / (float)size, 100);
+    }
+    free(buf);
+    return ret;
+}
+
+/* Reopen the chain so that base is writable, commit, and empty the top. */
+static int commit_run(struct node *top, int base_depth, bool drop, struct error **errp)
+{
+    struct node *base = top;
+    for (int d = 0; d < base_depth; d++)
+        base = base->backing;
+    if (base->size < top->size) {
+        int ret = node_truncate(base, top->size, false, PREALLOC_OFF, errp);
+        if (ret < 0)
+            return ret;
+    }
+    int ret = commit_copy(top, base, errp);
+    if (ret == 0)
+        ret = node_flush(base);
+    if (ret < 0)
+        return ret;
+    if (!drop && top->drv->make_empty) {
+        ret = top->drv->make_empty(top);
+        if (ret < 0 && ret != -ENOTSUP) {
+            error_setg_errno(errp, -ret, "Could not empty the image");
+            return ret;
+        }
+    }
+    return 0;
+}
+
+int cmd_commit(int argc, char **argv)
+{
+    static const struct option long_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "object", required_argument, NULL, OPTION_OBJECT },
+        { "image-opts", no_argument, NULL, OPTION_IMAGE_OPTS },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *fmt = NULL, *cache = "writeback", *base = NULL;
+    bool progress = false, quiet = false, drop = false, image_opts = false;
+    int c;
+    while ((c = getopt_long(argc, argv, ":f:ht:b:dpqr:", long_options, NULL)) != -1) {
+        switch (c) {
+        case 'f': fmt = optarg; break;
+        case 't': cache = optarg; break;
+        case 'b': base = optarg; drop = true; break; /* -b implies -d */
+        case 'd': drop = true; break;
+        case 'p': progress = true; break;
+        case 'q': quiet = true; break;
+        case 'r':
+            if (cvtnum("rate limit", optarg) < 0)
+                return 1;
+            break;
+        case OPTION_OBJECT: add_object_or_exit(optarg); break;
+        case OPTION_IMAGE_OPTS: image_opts = true; break;
+        default: common_getopt_error(c, argv);
+        }
+    }
+    if (quiet)
+        progress = false;
+    if (optind != argc - 1)
+        error_exit("Expecting one image file name");
+    const char *filename = argv[optind];
+    int flags = NODE_RDWR;
+    if (cache_mode_parse(cache, &flags) < 0) {
+        error_report("Invalid cache option: %s", cache);
+        return 1;
+    }
+    struct node *top = img_open_rw(image_opts, filename, fmt, flags, quiet);
+    if (!top)
+        return 1;
+    progress_init(progress, 1.0f);
+    progress_print(0, 100);
+    struct error *err = NULL;
+    int depth = 1;
+    if (base && !chain_find(top, base, &depth))
+        error_setg(&err, "Did not find '%s' in the backing chain of '%s'", base, filename);
+    else if (!base && !top->backing)
+        error_setg(&err, "Image does not have a backing file");
+    if (!err) {
+        /* the core opens backing files read-only: rebuild the chain with the base writable */
+        node_close(top->backing);
+        top->backing = NULL;
+        if (chain_open_below(top, depth, flags) < 0) {
+            progress_end();
+            node_close(top);
+            return 1;
+        }
+        commit_run(top, depth, drop, &err);
+    }
+    if (!err)
+        progress_print(100, 0);
+    progress_end();
+    node_close(top);
+    if (err) {
+        error_report_err(err);
+        return 1;
+    }
+    if (!quiet)
+        printf("Image committed.\n");
+    return 0;
+}

@@ -1,0 +1,102 @@
+/* Shared pieces of the writing subcommands: qemu 7.2's warning for a raw image whose format was
+ * probed, and qemu-img convert's zero scanning (is_allocated_sectors / _min semantics). */
+#include "config.h"
+#include "write-common.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common.h"
+
+#define SECTOR 512
+
+void warn_probed_raw(const struct node *n)
+{
+    if (n->probed && (n->flags & NODE_RDWR) && !strcmp(n->drv->name, "raw")) {
+        fprintf(stderr,
+                "WARNING: Image format was not specified for '%s' and probing guessed raw.\n"
+                "         Automatically detecting the format is dangerous for raw images, write "
+                "operations on block 0 will be restricted.\n"
+                "         Specify the 'raw' format explicitly to remove the restrictions.\n",
+                node_name(n));
+    }
+}
+
+struct node *img_open_rw(bool image_opts, const char *filename, const char *fmt, int flags,
+                         bool quiet)
+{
+    (void)quiet; /* qemu prints the warning even with -q */
+    bool force_share = flags & NODE_FORCE_SHARE;
+    struct node *n = img_open(image_opts, filename, fmt, flags & ~NODE_FORCE_SHARE, force_share);
+    if (n)
+        warn_probed_raw(n);
+    return n;
+}
+
+bool buffer_is_zero(const void *buf, uint64_t len)
+{
+    const uint8_t *p = buf;
+    if (len == 0)
+        return true;
+    /* the first byte, then the rest compared with itself shifted by one */
+    return p[0] == 0 && memcmp(p, p + 1, len - 1) == 0;
+}
+
+/* One run of sectors that are all zero or all data, its end moved to an alignment boundary as
+ * qemu does to spare the target read-modify-write cycles. */
+static bool scan_run(const uint8_t *buf, uint64_t sectors, uint64_t *pnum, uint64_t sector_num,
+                     uint64_t align)
+{
+    if (sectors == 0) {
+        *pnum = 0;
+        return false;
+    }
+    bool zero = buffer_is_zero(buf, SECTOR);
+    uint64_t i = 1;
+    while (i < sectors && buffer_is_zero(buf + i * SECTOR, SECTOR) == zero)
+        i++;
+    if (i == sectors) {
+        *pnum = i;
+        return !zero;
+    }
+    uint64_t tail = (sector_num + i) & (align - 1);
+    if (tail) {
+        if (zero && i <= tail)
+            zero = false;
+        if (!zero) {
+            i += align - tail;
+            if (i > sectors)
+                i = sectors;
+        } else {
+            i -= tail;
+        }
+    }
+    *pnum = i;
+    return !zero;
+}
+
+bool convert_scan_allocated(const uint8_t *buf, uint64_t len, uint64_t *pnum, uint64_t min_bytes,
+                            uint64_t off, uint64_t align)
+{
+    uint64_t n = len / SECTOR, min = min_bytes / SECTOR, sector = off / SECTOR;
+    uint64_t run;
+    if (align == 0)
+        align = 1;
+    if (n < min)
+        min = n;
+    if (!scan_run(buf, n, &run, sector, align)) {
+        *pnum = run * SECTOR;
+        return false;
+    }
+    uint64_t used = run, checked = run;
+    while (checked < n) {
+        bool data = scan_run(buf + checked * SECTOR, n - checked, &run, sector + checked, align);
+        checked += run;
+        if (data)
+            used = checked;
+        else if (run >= min)
+            break;
+    }
+    *pnum = used * SECTOR;
+    return true;
+}
