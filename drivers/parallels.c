@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,7 @@ struct prl_state {
     uint32_t tracks;      /* sectors per cluster */
     uint64_t off_multiplier;
     uint64_t data_end;    /* in sectors: where the next cluster goes */
+    bool header_unclean;  /* opened with the in-use mark set */
 };
 
 static const struct opt_desc prl_open_opts[] = {
@@ -205,7 +207,8 @@ static int prl_open(struct node *n, struct opts *opts, struct error **errp)
     ret = prl_load_bat(n, s, errp);
     if (ret < 0)
         return ret;
-    if (get_le32(s->header + OFF_INUSE) == PRL_INUSE_MAGIC && (n->flags & NODE_RDWR)) {
+    s->header_unclean = get_le32(s->header + OFF_INUSE) == PRL_INUSE_MAGIC;
+    if (s->header_unclean && (n->flags & NODE_RDWR) && !(n->flags & NODE_CHECK)) {
         error_setg(errp, "parallels: Image was not closed correctly; cannot be opened read/write");
         return -EACCES;
     }
@@ -359,6 +362,95 @@ static int prl_pwrite(struct node *n, uint64_t off, uint64_t len, const void *bu
     return 0;
 }
 
+/* The header and the loaded catalog in one write, then a flush (qemu writes its header buffer). */
+static int prl_write_header_and_bat(struct node *n)
+{
+    struct prl_state *s = st(n);
+    size_t len = PRL_HEADER_SIZE + (size_t)s->bat_loaded * 4;
+    uint8_t *buf = malloc(len);
+    if (!buf)
+        return -ENOMEM;
+    memcpy(buf, s->header, PRL_HEADER_SIZE);
+    for (uint32_t i = 0; i < s->bat_loaded; i++)
+        put_le32(buf + PRL_HEADER_SIZE + 4 * (size_t)i, s->bat[i]);
+    int ret = node_pwrite(n->file, 0, len, buf);
+    free(buf);
+    return ret < 0 ? ret : node_flush(n->file);
+}
+
+/* qemu 7.2's parallels check: the in-use mark, clusters past the end of the file (dropped from
+ * the BAT by -r all), and space after the last cluster (cut off by -r leaks; close then truncates
+ * the file to the data end it computed at open, as qemu does). Messages go to stderr. */
+static int prl_check(struct node *n, struct check_result *res, int fix)
+{
+    struct prl_state *s = st(n);
+    /* qemu's file length is in whole sectors */
+    uint64_t size = (n->file->size + 511) / 512 * 512, csize = (uint64_t)s->tracks * 512;
+    uint64_t high = 0, prev = 0;
+    bool flush_bat = false;
+    const char *errs = fix & CHECK_FIX_ERRORS ? "Repairing" : "ERROR";
+    if (s->header_unclean) {
+        fprintf(stderr, "%s image was not closed correctly\n", errs);
+        res->corruptions++;
+        if (fix & CHECK_FIX_ERRORS) {
+            res->corruptions_fixed++;
+            s->header_unclean = false;
+        }
+    }
+    res->total_clusters = s->bat_size;
+    for (uint32_t i = 0; i < s->bat_size; i++) {
+        uint64_t off = bat_sector(s, i) * 512;
+        if (off == 0) {
+            prev = 0;
+            continue;
+        }
+        if (off > size) {
+            fprintf(stderr, "%s cluster %" PRIu32 " is outside image\n", errs, i);
+            res->corruptions++;
+            if (fix & CHECK_FIX_ERRORS) {
+                prev = 0;
+                s->bat[i] = 0;
+                res->corruptions_fixed++;
+                flush_bat = true;
+                continue;
+            }
+        }
+        res->allocated_clusters++;
+        if (off > high)
+            high = off;
+        if (prev && prev + csize != off)
+            res->fragmented_clusters++;
+        prev = off;
+    }
+    if (flush_bat) {
+        int ret = prl_write_header_and_bat(n);
+        if (ret < 0) {
+            res->check_errors++;
+            return ret;
+        }
+    }
+    res->image_end_offset = high + csize;
+    if (size > res->image_end_offset) {
+        uint64_t leaked = size - res->image_end_offset;
+        int count = (int)((leaked + csize - 1) / csize);
+        fprintf(stderr, "%s space leaked at the end of the image %" PRIu64 "\n",
+                fix & CHECK_FIX_LEAKS ? "Repairing" : "ERROR", leaked);
+        res->leaks += count;
+        if (fix & CHECK_FIX_LEAKS) {
+            struct error *err = NULL;
+            int ret = node_truncate(n->file, res->image_end_offset, true, PREALLOC_OFF, &err);
+            if (ret < 0) {
+                if (err)
+                    error_report_err(err);
+                res->check_errors++;
+                return ret;
+            }
+            res->leaks_fixed += count;
+        }
+    }
+    return 0;
+}
+
 static int prl_create(const char *filename, struct opts *opts, struct error **errp)
 {
     uint64_t size = 0, cl = PRL_DEFAULT_CLUSTER;
@@ -428,4 +520,5 @@ const struct driver driver_parallels = {
     .pwrite = prl_pwrite,
     .block_status = prl_block_status,
     .create = prl_create,
+    .check = prl_check,
 };

@@ -26,6 +26,7 @@ enum {
     NODE_NO_LOCK = 1 << 8,       /* take no image locks at all (locking=off) */
     NODE_SALVAGE = 1 << 9,       /* corrupt regions read as zeros instead of EIO */
     NODE_GROWABLE = 1 << 10,     /* writes past the end grow the node (protocol nodes) */
+    NODE_CHECK = 1 << 11,        /* opened by check (qemu's BDRV_O_CHECK): leave repairs to it */
 };
 
 /* block_status flags, qemu's BDRV_BLOCK_* semantics. */

@@ -41,3 +41,4 @@ include tests/formats.mk
 include tests/formats2.mk
 include tests/compress.mk
 include tests/formats3.mk
+include tests/formats4.mk

@@ -122,7 +122,7 @@ int cmd_check(int argc, char **argv)
         error_report("Invalid source cache option: %s", cache);
         return 1;
     }
-    struct node *n = img_open(image_opts, filename, fmt, flags, force_share);
+    struct node *n = img_open(image_opts, filename, fmt, flags | NODE_CHECK, force_share);
     if (!n)
         return 1;
     warn_probed_raw(n);

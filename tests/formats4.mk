@@ -1,0 +1,8 @@
+# Tests of the fourth formats batch (see tests/local.mk): checks of the non-qcow2 formats, vhdx log
+# replay, VMDK3/SESPARSE, dmg resource forks.
+EXTRA_DIST += tests/formats4-lib.sh
+
+FORMATS4_TESTS = \
+	tests/cli/parallels-check.sh
+TESTS += $(FORMATS4_TESTS)
+EXTRA_DIST += $(FORMATS4_TESTS)
