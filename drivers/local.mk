@@ -13,4 +13,4 @@ src_libflatimg_a_SOURCES += %reldir%/vhdx.c
 src_libflatimg_a_SOURCES += %reldir%/bochs.c
 src_libflatimg_a_SOURCES += %reldir%/cloop.c
 src_libflatimg_a_SOURCES += %reldir%/dmg.c
-src_libflatimg_a_SOURCES += %reldir%/luks/luks.c %reldir%/luks/crypto.h %reldir%/luks/crypto.c
+src_libflatimg_a_SOURCES += %reldir%/luks/luks.c

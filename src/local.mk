@@ -4,11 +4,13 @@ src_libflatimg_a_SOURCES += \
 	%reldir%/bswap.h \
 	%reldir%/cache.c %reldir%/cache.h \
 	%reldir%/create.c %reldir%/create.h \
+	%reldir%/crypto.c %reldir%/crypto.h \
 	%reldir%/error.c %reldir%/error.h \
 	%reldir%/file.c %reldir%/file.h \
 	%reldir%/human.c %reldir%/human.h \
 	%reldir%/info.c %reldir%/info.h \
 	%reldir%/json.c %reldir%/json.h \
+	%reldir%/luks.c %reldir%/luks.h \
 	%reldir%/node.c %reldir%/node.h \
 	%reldir%/object.c %reldir%/object.h \
 	%reldir%/opts.c %reldir%/opts.h \

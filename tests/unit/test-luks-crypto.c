@@ -1,4 +1,4 @@
-/* Unit tests for drivers/luks/crypto.c against published vectors: FIPS-197 (AES), FIPS 180-4
+/* Unit tests for src/crypto.c against published vectors: FIPS-197 (AES), FIPS 180-4
  * (SHA-256), RFC 7914 section 11 (PBKDF2-HMAC-SHA256), IEEE 1619 (XTS-AES). */
 #include "config.h"
 
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../drivers/luks/crypto.h"
+#include "crypto.h"
 
 static void hex(const char *s, uint8_t *out)
 {

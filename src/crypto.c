@@ -1,4 +1,4 @@
-/* AES, XTS, SHA-256, HMAC-SHA256 and PBKDF2 for the LUKS driver (see crypto.h): plain, portable
+/* AES, XTS, SHA-256, HMAC-SHA256 and PBKDF2 for encrypted images (see crypto.h): plain, portable
  * code with the S-boxes computed from their GF(2^8) definition rather than tabulated. */
 #include "config.h"
 #include "crypto.h"
@@ -151,12 +151,11 @@ static void xts_next(uint8_t t[16])
         t[0] ^= 0x87;
 }
 
-static void xts_crypt(const struct aes_key *data, const struct aes_key *tweak, uint64_t sector,
+static void xts_crypt(const struct aes_key *data, const struct aes_key *tweak, const uint8_t iv[16],
                       const uint8_t *in, uint8_t *out, size_t len, bool decrypt)
 {
-    uint8_t t[16] = { 0 }, b[16];
-    put_le64(t, sector);
-    aes_encrypt_block(tweak, t, t);
+    uint8_t t[16], b[16];
+    aes_encrypt_block(tweak, iv, t);
     for (size_t off = 0; off + 16 <= len; off += 16) {
         for (int i = 0; i < 16; i++)
             b[i] = in[off + i] ^ t[i];
@@ -173,13 +172,17 @@ static void xts_crypt(const struct aes_key *data, const struct aes_key *tweak, u
 void xts_decrypt(const struct aes_key *data, const struct aes_key *tweak, uint64_t sector,
                  const uint8_t *in, uint8_t *out, size_t len)
 {
-    xts_crypt(data, tweak, sector, in, out, len, true);
+    uint8_t iv[16] = { 0 };
+    put_le64(iv, sector);
+    xts_crypt(data, tweak, iv, in, out, len, true);
 }
 
 void xts_encrypt(const struct aes_key *data, const struct aes_key *tweak, uint64_t sector,
                  const uint8_t *in, uint8_t *out, size_t len)
 {
-    xts_crypt(data, tweak, sector, in, out, len, false);
+    uint8_t iv[16] = { 0 };
+    put_le64(iv, sector);
+    xts_crypt(data, tweak, iv, in, out, len, false);
 }
 
 static const uint32_t sha256_k[64] = {
@@ -320,4 +323,96 @@ void pbkdf2_sha256(const uint8_t *pass, size_t pass_len, const uint8_t *salt, si
         out += n;
         out_len -= n;
     }
+}
+
+int sector_cipher_init(struct sector_cipher *c, enum cipher_mode mode, enum ivgen_alg ivgen,
+                       size_t sector_size, const uint8_t *key, size_t key_len,
+                       const uint8_t *essiv_key, size_t essiv_len)
+{
+    c->mode = mode;
+    c->ivgen = ivgen;
+    c->sector_size = sector_size;
+    if (mode == CIPHER_MODE_XTS) {
+        if (key_len % 2 || aes_set_key(&c->key, key, key_len / 2) < 0 ||
+            aes_set_key(&c->tweak, key + key_len / 2, key_len / 2) < 0)
+            return -1;
+    } else if (aes_set_key(&c->key, key, key_len) < 0) {
+        return -1;
+    }
+    if (ivgen == IVGEN_ESSIV && aes_set_key(&c->essiv, essiv_key, essiv_len) < 0)
+        return -1;
+    return 0;
+}
+
+/* qemu's IV generators: the sector number little-endian (truncated to 32 bits for "plain"),
+ * zero-padded to the block size, encrypted with the hashed key for ESSIV. */
+static void sector_iv(const struct sector_cipher *c, uint64_t sector, uint8_t iv[16])
+{
+    memset(iv, 0, 16);
+    if (c->ivgen == IVGEN_PLAIN)
+        put_le32(iv, (uint32_t)sector);
+    else
+        put_le64(iv, sector);
+    if (c->ivgen == IVGEN_ESSIV)
+        aes_encrypt_block(&c->essiv, iv, iv);
+}
+
+static void ctr_increment(uint8_t ctr[16])
+{
+    for (int i = 15; i >= 0 && !++ctr[i]; i--)
+        ;
+}
+
+static void sector_crypt(const struct sector_cipher *c, uint64_t sector, uint8_t *buf,
+                         size_t len, bool decrypt)
+{
+    for (size_t off = 0; off + c->sector_size <= len; off += c->sector_size, sector++) {
+        uint8_t iv[16], *p = buf + off, prev[16], ks[16];
+        sector_iv(c, sector, iv);
+        switch (c->mode) {
+        case CIPHER_MODE_XTS:
+            xts_crypt(&c->key, &c->tweak, iv, p, p, c->sector_size, decrypt);
+            break;
+        case CIPHER_MODE_ECB:
+            for (size_t i = 0; i + 16 <= c->sector_size; i += 16)
+                (decrypt ? aes_decrypt_block : aes_encrypt_block)(&c->key, p + i, p + i);
+            break;
+        case CIPHER_MODE_CBC:
+            for (size_t i = 0; i + 16 <= c->sector_size; i += 16) {
+                if (decrypt) {
+                    memcpy(prev, p + i, 16);
+                    aes_decrypt_block(&c->key, p + i, p + i);
+                    for (int j = 0; j < 16; j++)
+                        p[i + j] ^= iv[j];
+                    memcpy(iv, prev, 16);
+                } else {
+                    for (int j = 0; j < 16; j++)
+                        p[i + j] ^= iv[j];
+                    aes_encrypt_block(&c->key, p + i, p + i);
+                    memcpy(iv, p + i, 16);
+                }
+            }
+            break;
+        case CIPHER_MODE_CTR:
+            for (size_t i = 0; i < c->sector_size; i += 16) {
+                aes_encrypt_block(&c->key, iv, ks);
+                for (size_t j = 0; j < 16 && i + j < c->sector_size; j++)
+                    p[i + j] ^= ks[j];
+                ctr_increment(iv);
+            }
+            break;
+        }
+    }
+}
+
+void sector_cipher_encrypt(const struct sector_cipher *c, uint64_t sector, uint8_t *buf,
+                           size_t len)
+{
+    sector_crypt(c, sector, buf, len, false);
+}
+
+void sector_cipher_decrypt(const struct sector_cipher *c, uint64_t sector, uint8_t *buf,
+                           size_t len)
+{
+    sector_crypt(c, sector, buf, len, true);
 }

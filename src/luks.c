@@ -1,0 +1,499 @@
+/* LUKS1 headers for the luks driver and encrypted qcow2 (see luks.h): the checks, messages and
+ * layout of qemu 7.2's crypto/block-luks.c, over the primitives of crypto.c. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "bswap.h"
+#include "luks.h"
+
+#define LUKS_MAGIC "LUKS\xba\xbe"
+#define LUKS_SLOTS 8
+#define LUKS_SLOT_ENABLED 0x00AC71F3u
+#define LUKS_SLOT_DISABLED 0x0000DEADu
+#define LUKS_STRIPES 4000
+#define LUKS_DIGEST_LEN 20
+#define LUKS_SALT_LEN 32
+
+enum { OFF_VERSION = 6, OFF_CIPHER = 8, OFF_MODE = 40, OFF_HASH = 72, OFF_PAYLOAD = 104,
+       OFF_KEY_BYTES = 108, OFF_MK_DIGEST = 112, OFF_MK_SALT = 132, OFF_MK_ITERS = 164,
+       OFF_UUID = 168, OFF_SLOTS = 208, SLOT_SIZE = 48 };
+/* within a key slot */
+enum { SLOT_ACTIVE = 0, SLOT_ITERS = 4, SLOT_SALT = 8, SLOT_OFFSET = 40, SLOT_STRIPES = 44 };
+
+/* A NUL-terminated copy of a fixed-size header string. */
+static void header_string(const uint8_t *field, size_t size, char *out)
+{
+    memcpy(out, field, size);
+    out[size] = '\0';
+}
+
+static const char *cipher_alg_name(const char *cipher, uint32_t key_bytes)
+{
+    static const struct { const char *name; uint32_t bytes; const char *alg; } table[] = {
+        { "aes", 16, "aes-128" }, { "aes", 24, "aes-192" }, { "aes", 32, "aes-256" },
+        { "cast5", 16, "cast5-128" }, { "serpent", 16, "serpent-128" },
+        { "serpent", 24, "serpent-192" }, { "serpent", 32, "serpent-256" },
+        { "twofish", 16, "twofish-128" }, { "twofish", 24, "twofish-192" },
+        { "twofish", 32, "twofish-256" }, { "sm4", 16, "sm4" },
+    };
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+        if (!strcmp(cipher, table[i].name) && key_bytes == table[i].bytes)
+            return table[i].alg;
+    return NULL;
+}
+
+static const char *hash_name(const char *s)
+{
+    static const char *const names[] = { "md5", "sha1", "sha224", "sha256", "sha384", "sha512",
+                                         "ripemd160" };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strcmp(s, names[i]))
+            return names[i];
+    return NULL;
+}
+
+static const char *mode_name(const char *s)
+{
+    static const char *const names[] = { "ecb", "cbc", "xts", "ctr" };
+    for (size_t i = 0; i < 4; i++)
+        if (!strcmp(s, names[i]))
+            return names[i];
+    return NULL;
+}
+
+/* "xts-plain64", "cbc-essiv:sha256": the mode, the cipher with its key size (halved by XTS),
+ * the IV generator and its hash, checked in that order. */
+static int parse_mode(struct luks *l, char *spec, const char *cipher, uint32_t *key_bytes,
+                      struct error **errp)
+{
+    char *dash = strchr(spec, '-');
+    if (!dash) {
+        error_setg(errp, "Unexpected cipher mode string format '%s'", spec);
+        return -EINVAL;
+    }
+    *dash = '\0';
+    char *ivgen = dash + 1, *colon = strchr(ivgen, ':');
+    if (colon)
+        *colon = '\0';
+    if (!(l->cipher_mode = mode_name(spec))) {
+        error_setg(errp, "Cipher mode '%s' not supported", spec);
+        return -ENOTSUP;
+    }
+    if (!strcmp(l->cipher_mode, "xts"))
+        *key_bytes /= 2;
+    if (!(l->cipher_alg = cipher_alg_name(cipher, *key_bytes))) {
+        error_setg(errp, "Algorithm '%s' with key size %" PRIu32 " bytes not supported", cipher,
+                   *key_bytes);
+        return -ENOTSUP;
+    }
+    static const char *const ivgens[] = { "plain", "plain64", "essiv" };
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(ivgen, ivgens[i]))
+            l->ivgen_alg = ivgens[i];
+    if (!l->ivgen_alg) {
+        error_setg(errp, "IV generator '%s' not supported", ivgen);
+        return -ENOTSUP;
+    }
+    if (!strcmp(l->ivgen_alg, "essiv")) {
+        if (!colon) {
+            error_setg(errp, "Missing IV generator hash specification");
+            return -EINVAL;
+        }
+        if (!(l->ivgen_hash = hash_name(colon + 1))) {
+            error_setg(errp, "Hash algorithm '%s' not supported", colon + 1);
+            return -ENOTSUP;
+        }
+    }
+    return 0;
+}
+
+static int parse_algs(struct luks *l, struct error **errp)
+{
+    char cipher[33], mode[33], hash[33];
+    header_string(l->h + OFF_CIPHER, 32, cipher);
+    header_string(l->h + OFF_MODE, 32, mode);
+    header_string(l->h + OFF_HASH, 32, hash);
+    uint32_t key_bytes = get_be32(l->h + OFF_KEY_BYTES);
+    int ret = parse_mode(l, mode, cipher, &key_bytes, errp);
+    if (ret < 0)
+        return ret;
+    if (!(l->hash_alg = hash_name(hash))) {
+        error_setg(errp, "Hash algorithm '%s' not supported", hash);
+        return -ENOTSUP;
+    }
+    return 0;
+}
+
+/* Key slots must be well formed and lie between the header and the payload, apart. */
+static int check_slots(const struct luks *l, struct error **errp)
+{
+    uint64_t key_bytes = get_be32(l->h + OFF_KEY_BYTES);
+    uint64_t header_sectors = (LUKS_HEADER_SIZE + LUKS_SECTOR - 1) / LUKS_SECTOR;
+    uint64_t start[LUKS_SLOTS], end[LUKS_SLOTS];
+    for (int i = 0; i < LUKS_SLOTS; i++) {
+        const uint8_t *k = l->h + OFF_SLOTS + SLOT_SIZE * i;
+        uint32_t stripes = get_be32(k + SLOT_STRIPES);
+        if (stripes != LUKS_STRIPES) {
+            error_setg(errp, "Keyslot %d is corrupted (stripes %" PRIu32 " != %d)", i, stripes,
+                       LUKS_STRIPES);
+            return -EINVAL;
+        }
+        start[i] = get_be32(k + SLOT_OFFSET);
+        end[i] = start[i] + (key_bytes * stripes + LUKS_SECTOR - 1) / LUKS_SECTOR;
+        if (start[i] < header_sectors) {
+            error_setg(errp, "Keyslot %d is overlapping with the LUKS header", i);
+            return -EINVAL;
+        }
+        if (end[i] > get_be32(l->h + OFF_PAYLOAD)) {
+            error_setg(errp, "Keyslot %d is overlapping with the encrypted payload", i);
+            return -EINVAL;
+        }
+        for (int j = 0; j < i; j++) {
+            if (start[i] < end[j] && start[j] < end[i]) {
+                error_setg(errp, "Keyslots %d and %d are overlapping in the header", j, i);
+                return -EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
+int luks_parse(struct luks *l, const uint8_t *hdr, struct error **errp)
+{
+    memset(l, 0, sizeof(*l));
+    memcpy(l->h, hdr, LUKS_HEADER_SIZE);
+    if (memcmp(l->h, LUKS_MAGIC, 6)) {
+        error_setg(errp, "Volume is not in LUKS format");
+        return -EINVAL;
+    }
+    if (get_be16(l->h + OFF_VERSION) != 1) {
+        error_setg(errp, "LUKS version %u is not supported", get_be16(l->h + OFF_VERSION));
+        return -ENOTSUP;
+    }
+    int ret = check_slots(l, errp);
+    if (ret == 0)
+        ret = parse_algs(l, errp);
+    l->payload_offset = (uint64_t)get_be32(l->h + OFF_PAYLOAD) * LUKS_SECTOR;
+    return ret;
+}
+
+/* The payload cipher (or a key slot's) for this header's algorithms with the given key. */
+static int make_cipher(const struct luks *l, const uint8_t *key, size_t key_bytes,
+                       struct sector_cipher *c)
+{
+    static const struct { const char *name; enum cipher_mode mode; } modes[] = {
+        { "ecb", CIPHER_MODE_ECB }, { "cbc", CIPHER_MODE_CBC }, { "xts", CIPHER_MODE_XTS },
+        { "ctr", CIPHER_MODE_CTR },
+    };
+    enum cipher_mode mode = CIPHER_MODE_XTS;
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+        if (!strcmp(l->cipher_mode, modes[i].name))
+            mode = modes[i].mode;
+    enum ivgen_alg ivgen = !strcmp(l->ivgen_alg, "plain") ? IVGEN_PLAIN
+                           : !strcmp(l->ivgen_alg, "plain64") ? IVGEN_PLAIN64 : IVGEN_ESSIV;
+    uint8_t essiv[SHA256_LEN];
+    if (ivgen == IVGEN_ESSIV) {
+        struct sha256 h;
+        sha256_init(&h);
+        sha256_update(&h, key, key_bytes);
+        sha256_final(&h, essiv);
+    }
+    return sector_cipher_init(c, mode, ivgen, LUKS_SECTOR, key, key_bytes, essiv, sizeof(essiv))
+               < 0 ? -EINVAL : 0;
+}
+
+/* LUKS1 anti-forensic diffusion: each digest-sized piece hashed with its index in front. */
+static void af_diffuse(uint8_t *buf, size_t len)
+{
+    for (size_t i = 0; i * SHA256_LEN < len; i++) {
+        size_t n = len - i * SHA256_LEN < SHA256_LEN ? len - i * SHA256_LEN : SHA256_LEN;
+        uint8_t ctr[4], out[SHA256_LEN];
+        struct sha256 c;
+        put_be32(ctr, (uint32_t)i);
+        sha256_init(&c);
+        sha256_update(&c, ctr, 4);
+        sha256_update(&c, buf + i * SHA256_LEN, n);
+        sha256_final(&c, out);
+        memcpy(buf + i * SHA256_LEN, out, n);
+    }
+}
+
+static size_t material_len(size_t key_bytes)
+{
+    return (key_bytes * LUKS_STRIPES + LUKS_SECTOR - 1) / LUKS_SECTOR * LUKS_SECTOR;
+}
+
+/* Try one active key slot: derive its key, decrypt and merge the stripes, check the digest.
+ * Returns 0 when it opens, 1 when the passphrase does not fit, or -errno. */
+static int try_slot(const struct luks *l, int slot, const uint8_t *pass, size_t pass_len,
+                    luks_read_fn read, void *opaque, uint8_t *mk)
+{
+    const uint8_t *k = l->h + OFF_SLOTS + SLOT_SIZE * slot;
+    size_t key_bytes = get_be32(l->h + OFF_KEY_BYTES);
+    size_t mlen = material_len(key_bytes);
+    uint8_t slot_key[64], digest[LUKS_DIGEST_LEN];
+    struct sector_cipher c;
+    pbkdf2_sha256(pass, pass_len, k + SLOT_SALT, LUKS_SALT_LEN, get_be32(k + SLOT_ITERS),
+                  slot_key, key_bytes);
+    uint8_t *buf = malloc(mlen);
+    if (!buf)
+        return -ENOMEM;
+    int ret = make_cipher(l, slot_key, key_bytes, &c);
+    if (ret == 0)
+        ret = read(opaque, (uint64_t)get_be32(k + SLOT_OFFSET) * LUKS_SECTOR, mlen, buf);
+    if (ret == 0) {
+        sector_cipher_decrypt(&c, 0, buf, mlen);
+        memset(mk, 0, key_bytes);
+        for (size_t i = 0; i < LUKS_STRIPES - 1; i++) {
+            for (size_t j = 0; j < key_bytes; j++)
+                mk[j] ^= buf[i * key_bytes + j];
+            af_diffuse(mk, key_bytes);
+        }
+        for (size_t j = 0; j < key_bytes; j++)
+            mk[j] ^= buf[(LUKS_STRIPES - 1) * key_bytes + j];
+        pbkdf2_sha256(mk, key_bytes, l->h + OFF_MK_SALT, LUKS_SALT_LEN,
+                      get_be32(l->h + OFF_MK_ITERS), digest, LUKS_DIGEST_LEN);
+        ret = memcmp(digest, l->h + OFF_MK_DIGEST, LUKS_DIGEST_LEN) ? 1 : 0;
+    }
+    free(buf);
+    return ret;
+}
+
+int luks_unlock(struct luks *l, const uint8_t *pass, size_t pass_len, luks_read_fn read,
+                void *opaque, struct error **errp)
+{
+    if (strcmp(l->cipher_mode, "xts") || strcmp(l->ivgen_alg, "plain64") ||
+        strncmp(l->cipher_alg, "aes-", 4) || strcmp(l->hash_alg, "sha256")) {
+        error_setg(errp, "flatimg can only decrypt aes-xts-plain64 LUKS images with sha256");
+        return -ENOTSUP;
+    }
+    uint8_t mk[64];
+    size_t key_bytes = get_be32(l->h + OFF_KEY_BYTES);
+    for (int i = 0; i < LUKS_SLOTS; i++) {
+        if (get_be32(l->h + OFF_SLOTS + SLOT_SIZE * i) != LUKS_SLOT_ENABLED)
+            continue;
+        int ret = try_slot(l, i, pass, pass_len, read, opaque, mk);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "Unable to read key slot %d", i);
+            return ret;
+        }
+        if (ret == 0) {
+            make_cipher(l, mk, key_bytes, &l->cipher);
+            l->unlocked = true;
+            return 0;
+        }
+    }
+    error_setg(errp, "Invalid password, cannot unlock any keyslot");
+    return -EPERM;
+}
+
+void luks_decrypt(const struct luks *l, uint64_t sector, uint8_t *buf, size_t len)
+{
+    sector_cipher_decrypt(&l->cipher, sector, buf, len);
+}
+
+void luks_encrypt(const struct luks *l, uint64_t sector, uint8_t *buf, size_t len)
+{
+    sector_cipher_encrypt(&l->cipher, sector, buf, len);
+}
+
+static json_object *slot_json(const uint8_t *k)
+{
+    json_object *o = json_object_new_object();
+    bool active = get_be32(k + SLOT_ACTIVE) == LUKS_SLOT_ENABLED;
+    json_object_object_add(o, "active", json_object_new_boolean(active));
+    if (active) {
+        json_object_object_add(o, "iters", json_object_new_int64(get_be32(k + SLOT_ITERS)));
+        json_object_object_add(o, "stripes", json_object_new_int64(get_be32(k + SLOT_STRIPES)));
+    }
+    json_object_object_add(o, "key-offset",
+                           json_object_new_int64((int64_t)get_be32(k + SLOT_OFFSET) * LUKS_SECTOR));
+    return o;
+}
+
+json_object *luks_info_json(const struct luks *l)
+{
+    char uuid[41];
+    header_string(l->h + OFF_UUID, 40, uuid);
+    json_object *d = json_object_new_object();
+    json_object_object_add(d, "cipher-alg", json_object_new_string(l->cipher_alg));
+    json_object_object_add(d, "cipher-mode", json_object_new_string(l->cipher_mode));
+    json_object_object_add(d, "ivgen-alg", json_object_new_string(l->ivgen_alg));
+    if (l->ivgen_hash)
+        json_object_object_add(d, "ivgen-hash-alg", json_object_new_string(l->ivgen_hash));
+    json_object_object_add(d, "hash-alg", json_object_new_string(l->hash_alg));
+    json_object_object_add(d, "payload-offset", json_object_new_int64((int64_t)l->payload_offset));
+    json_object_object_add(d, "master-key-iters",
+                           json_object_new_int64(get_be32(l->h + OFF_MK_ITERS)));
+    json_object_object_add(d, "uuid", json_object_new_string(uuid));
+    json_object *slots = json_object_new_array();
+    for (int i = 0; i < LUKS_SLOTS; i++)
+        json_object_array_add(slots, slot_json(l->h + OFF_SLOTS + SLOT_SIZE * i));
+    json_object_object_add(d, "slots", slots);
+    return d;
+}
+
+/* ---- creation: qemu's layout (key slots from 4 KiB, 4 KiB aligned) and defaults ---- */
+
+static int random_bytes(uint8_t *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = getrandom(buf, len, 0);
+        if (n <= 0)
+            return -EIO;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* PBKDF2 iterations that take iter_ms of CPU time (at least 1000), measured as qemu does. */
+static uint32_t pbkdf2_iterations(uint64_t iter_ms, uint64_t divisor)
+{
+    uint8_t out[32], salt[32] = { 0 };
+    uint32_t n = 1 << 14;
+    double t;
+    for (;;) {
+        double start = cpu_seconds();
+        pbkdf2_sha256((const uint8_t *)"bench", 5, salt, sizeof(salt), n, out, sizeof(out));
+        t = cpu_seconds() - start;
+        if (t >= 0.02 || n >= (1u << 30))
+            break;
+        n *= 2;
+    }
+    double iters = (double)n / (t > 0 ? t : 1e-6) * (double)iter_ms / 1000.0 / (double)divisor;
+    return iters < 1000 ? 1000 : iters > UINT32_MAX ? UINT32_MAX : (uint32_t)iters;
+}
+
+static void af_split(const uint8_t *mk, size_t key_bytes, uint8_t *out)
+{
+    uint8_t d[64] = { 0 };
+    for (size_t i = 0; i < LUKS_STRIPES - 1; i++) {
+        for (size_t j = 0; j < key_bytes; j++)
+            d[j] ^= out[i * key_bytes + j];
+        af_diffuse(d, key_bytes);
+    }
+    for (size_t j = 0; j < key_bytes; j++)
+        out[(LUKS_STRIPES - 1) * key_bytes + j] = d[j] ^ mk[j];
+}
+
+static void format_uuid(const uint8_t *r, char *out)
+{
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             r[0], r[1], r[2], r[3], r[4], r[5], (r[6] & 0x0f) | 0x40, r[7], (r[8] & 0x3f) | 0x80,
+             r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
+}
+
+int luks_params_from_opts(const struct opts *opts, const char *prefix, struct luks_params *p,
+                          struct error **errp)
+{
+    char key[64];
+#define OPT(name) (snprintf(key, sizeof(key), "%s%s", prefix, name), opts_get(opts, key))
+    *p = (struct luks_params){ .cipher_alg = OPT("cipher-alg"), .cipher_mode = OPT("cipher-mode"),
+                               .ivgen_alg = OPT("ivgen-alg"), .ivgen_hash = OPT("ivgen-hash-alg"),
+                               .hash_alg = OPT("hash-alg"), .iter_ms = 2000 };
+#undef OPT
+    const struct { const char *key, *value, *given; } supported[] = {
+        { "cipher-alg", "aes-256", p->cipher_alg }, { "cipher-mode", "xts", p->cipher_mode },
+        { "ivgen-alg", "plain64", p->ivgen_alg }, { "hash-alg", "sha256", p->hash_alg },
+    };
+    for (size_t i = 0; i < sizeof(supported) / sizeof(supported[0]); i++) {
+        if (supported[i].given && strcmp(supported[i].given, supported[i].value)) {
+            error_setg(errp, "flatimg creates LUKS images with %s=%s only", supported[i].key,
+                       supported[i].value);
+            return -ENOTSUP;
+        }
+    }
+    if (p->ivgen_hash) {
+        error_setg(errp, "flatimg creates LUKS images without an IV generator hash only");
+        return -ENOTSUP;
+    }
+    snprintf(key, sizeof(key), "%siter-time", prefix);
+    return opts_get_number(opts, key, &p->iter_ms, errp) < 0 ? -EINVAL : 0;
+}
+
+void luks_new_free(struct luks_new *n)
+{
+    free(n->area);
+    n->area = NULL;
+}
+
+/* Header and slot 0 for an aes-256-xts-plain64 master key hashed with sha256. */
+int luks_format(struct luks *l, const struct luks_params *p, const uint8_t *pass,
+                size_t pass_len, struct luks_new *out, struct error **errp)
+{
+    const size_t key_bytes = 64;
+    const uint32_t slot_sectors = (uint32_t)(material_len(key_bytes) / LUKS_SECTOR);
+    const uint32_t slot_stride = (slot_sectors + 7) / 8 * 8, first = 4096 / LUKS_SECTOR;
+    const uint32_t payload = first + LUKS_SLOTS * slot_stride;
+    uint8_t mk[64], rnd[16 + 2 * LUKS_SALT_LEN], slot_key[64];
+    int ret = -ENOMEM;
+    memset(out, 0, sizeof(*out));
+    out->area_len = (size_t)payload * LUKS_SECTOR;
+    out->material_offset = (uint64_t)first * LUKS_SECTOR;
+    out->material_len = material_len(key_bytes);
+    out->area = calloc(1, out->area_len);
+    if (!out->area)
+        goto fail;
+    uint8_t *h = out->area, *material = out->area + out->material_offset;
+    ret = -EIO;
+    if (random_bytes(mk, sizeof(mk)) < 0 || random_bytes(rnd, sizeof(rnd)) < 0 ||
+        random_bytes(material, key_bytes * (LUKS_STRIPES - 1)) < 0)
+        goto fail;
+    memcpy(h, LUKS_MAGIC, 6);
+    put_be16(h + OFF_VERSION, 1);
+    strcpy((char *)h + OFF_CIPHER, "aes");
+    strcpy((char *)h + OFF_MODE, "xts-plain64");
+    strcpy((char *)h + OFF_HASH, "sha256");
+    put_be32(h + OFF_PAYLOAD, payload);
+    put_be32(h + OFF_KEY_BYTES, (uint32_t)key_bytes);
+    memcpy(h + OFF_MK_SALT, rnd + 16, LUKS_SALT_LEN);
+    uint32_t mk_iters = pbkdf2_iterations(p->iter_ms, 8);
+    put_be32(h + OFF_MK_ITERS, mk_iters);
+    pbkdf2_sha256(mk, key_bytes, h + OFF_MK_SALT, LUKS_SALT_LEN, mk_iters, h + OFF_MK_DIGEST,
+                  LUKS_DIGEST_LEN);
+    char uuid[37];
+    format_uuid(rnd, uuid);
+    memcpy(h + OFF_UUID, uuid, 36);
+    for (int i = 0; i < LUKS_SLOTS; i++) {
+        uint8_t *k = h + OFF_SLOTS + SLOT_SIZE * i;
+        put_be32(k + SLOT_ACTIVE, i ? LUKS_SLOT_DISABLED : LUKS_SLOT_ENABLED);
+        put_be32(k + SLOT_OFFSET, first + (uint32_t)i * slot_stride);
+        put_be32(k + SLOT_STRIPES, LUKS_STRIPES);
+    }
+    uint8_t *k0 = h + OFF_SLOTS;
+    uint32_t slot_iters = pbkdf2_iterations(p->iter_ms, 1);
+    put_be32(k0 + SLOT_ITERS, slot_iters);
+    memcpy(k0 + SLOT_SALT, rnd + 16 + LUKS_SALT_LEN, LUKS_SALT_LEN);
+    pbkdf2_sha256(pass, pass_len, k0 + SLOT_SALT, LUKS_SALT_LEN, slot_iters, slot_key,
+                  key_bytes);
+    af_split(mk, key_bytes, material);
+    if ((ret = luks_parse(l, h, errp)) < 0)
+        goto fail;
+    struct sector_cipher c;
+    if ((ret = make_cipher(l, slot_key, key_bytes, &c)) < 0 ||
+        (ret = make_cipher(l, mk, key_bytes, &l->cipher)) < 0)
+        goto fail;
+    sector_cipher_encrypt(&c, 0, material, out->material_len);
+    l->unlocked = true;
+    return 0;
+fail:
+    if (!(errp && *errp))
+        error_setg_errno(errp, -ret, "Could not generate the LUKS keys");
+    luks_new_free(out);
+    return ret;
+}
