@@ -343,8 +343,9 @@ static int qed_open(struct node *n, struct opts *opts, struct error **errp)
         return -EIO;
     }
     n->size = s->image_size;
-    if ((s->features & QED_F_NEED_CHECK) && rw) {
-        /* not closed cleanly: repair before writing (read-only opens may look as it is) */
+    if ((s->features & QED_F_NEED_CHECK) && rw && !(n->flags & NODE_CHECK)) {
+        /* not closed cleanly: repair before writing (read-only opens may look as it is; check
+         * reports what it finds) */
         struct check_result res = { 0 };
         if (qed_check_image(n, &res, true) != 0) {
             error_setg(errp, "Image corrupted");

@@ -3,6 +3,9 @@
 EXTRA_DIST += tests/formats4-lib.sh
 
 FORMATS4_TESTS = \
-	tests/cli/parallels-check.sh
+	tests/cli/parallels-check.sh \
+	tests/cli/qed-check.sh \
+	tests/cli/vdi-check.sh \
+	tests/cli/vmdk-check.sh
 TESTS += $(FORMATS4_TESTS)
 EXTRA_DIST += $(FORMATS4_TESTS)
