@@ -1,7 +1,9 @@
 /* The original QEMU copy-on-write format, qcow version 1 (qemu 7.2's block/qcow.c behaviour):
  * a 48-byte big-endian header, an optional backing file name, a two-level L1/L2 table of cluster
  * offsets, zlib-compressed clusters. Read, write (copy-on-write from the backing file or the
- * compressed cluster, data before table entries), block status, create. AES encryption: info only. */
+ * compressed cluster, data before table entries), block status, create; legacy AES encryption
+ * (AES-128-CBC per 512-byte guest sector, src/crypto.c) with the --object secret named by
+ * encrypt.key-secret, which qemu-img 7.2 still reads, writes and creates. */
 #include "config.h"
 
 #include <errno.h>
@@ -12,8 +14,10 @@
 #include <zlib.h>
 
 #include "bswap.h"
+#include "crypto.h"
 #include "file.h"
 #include "node.h"
+#include "object.h"
 
 #define QCOW_MAGIC 0x514649fbu /* "QFI\xfb" */
 #define QCOW_VERSION 1
@@ -46,6 +50,7 @@ struct qcow_state {
     struct l2_slot l2_cache[L2_CACHE_SIZE];
     unsigned l2_next;                /* round-robin victim */
     uint8_t *cluster_buf;            /* compressed bytes */
+    struct sector_cipher *crypt;     /* AES key, when the image is encrypted and opened for I/O */
 };
 
 static const struct opt_desc qcow_open_opts[] = {
@@ -138,12 +143,19 @@ static int qcow_check_crypt(struct node *n, struct qcow_state *s, struct opts *o
     }
     if (n->flags & NODE_NO_IO)
         return 0;
-    if (!opts_get(opts, "encrypt.key-secret")) {
+    const char *id = opts_get(opts, "encrypt.key-secret");
+    const uint8_t *pass;
+    size_t pass_len;
+    if (!id) {
         error_setg(errp, "Parameter 'encrypt.key-secret' is required for cipher");
         return -EINVAL;
     }
-    error_setg(errp, "AES-CBC encrypted qcow images can only be inspected, not read");
-    return -ENOTSUP;
+    if (secret_lookup(id, &pass, &pass_len, errp) < 0)
+        return -EINVAL;
+    if (!(s->crypt = malloc(sizeof(*s->crypt))))
+        return -ENOMEM;
+    sector_cipher_init_qcow_aes(s->crypt, pass, pass_len);
+    return 0;
 }
 
 static int qcow_load_l1(struct node *n, struct qcow_state *s, struct error **errp)
@@ -261,6 +273,7 @@ static void qcow_close(struct node *n)
         free(s->l2_cache[i].table);
     free(s->l1);
     free(s->cluster_buf);
+    free(s->crypt);
     free(s);
     n->state = NULL;
 }
@@ -340,6 +353,50 @@ static int qcow_decompress(struct node *n, uint64_t entry, uint8_t *out)
     return 0;
 }
 
+/* Read [off, off+len) inside one encrypted cluster at host offset host: the whole sectors it
+ * touches, decrypted with their guest sector numbers. */
+static int qcow_read_encrypted(struct node *n, uint64_t off, uint64_t host, uint64_t len,
+                               uint8_t *buf)
+{
+    struct qcow_state *s = st(n);
+    uint64_t in = off & (s->cluster_size - 1);
+    uint64_t lo = in & ~511ull, hi = (in + len + 511) & ~511ull;
+    uint8_t *tmp = malloc(hi - lo);
+    if (!tmp)
+        return -ENOMEM;
+    int ret = node_pread(n->file, host + lo, hi - lo, tmp);
+    if (ret == 0) {
+        sector_cipher_decrypt(s->crypt, (off - in + lo) / 512, tmp, hi - lo);
+        memcpy(buf, tmp + (in - lo), len);
+    }
+    free(tmp);
+    return ret;
+}
+
+/* Write [off, off+len) inside an allocated encrypted cluster at host offset host: partial
+ * sectors are read and merged, then the sectors are encrypted and written. */
+static int qcow_write_encrypted(struct node *n, uint64_t off, uint64_t host, uint64_t len,
+                                const uint8_t *data)
+{
+    struct qcow_state *s = st(n);
+    uint64_t in = off & (s->cluster_size - 1);
+    uint64_t lo = in & ~511ull, hi = (in + len + 511) & ~511ull;
+    uint64_t guest = off - in + lo;
+    uint8_t *tmp = malloc(hi - lo);
+    if (!tmp)
+        return -ENOMEM;
+    int ret = 0;
+    if (lo != in || hi != in + len)
+        ret = qcow_read_encrypted(n, guest, host, hi - lo, tmp);
+    if (ret == 0) {
+        memcpy(tmp + (in - lo), data, len);
+        sector_cipher_encrypt(s->crypt, guest / 512, tmp, hi - lo);
+        ret = node_pwrite(n->file, host + lo, hi - lo, tmp);
+    }
+    free(tmp);
+    return ret;
+}
+
 /* Read [off, off+len) inside one cluster. */
 static int qcow_read_in_cluster(struct node *n, uint64_t off, uint64_t len, uint8_t *buf)
 {
@@ -361,6 +418,8 @@ static int qcow_read_in_cluster(struct node *n, uint64_t off, uint64_t len, uint
         free(tmp);
         return ret;
     }
+    if (s->crypt)
+        return qcow_read_encrypted(n, off, entry & s->offset_mask, len, buf);
     return node_pread(n->file, (entry & s->offset_mask) + in, len, buf);
 }
 
@@ -474,6 +533,8 @@ static int qcow_write_new_cluster(struct node *n, uint64_t off, uint64_t len, co
     if (len < s->cluster_size)
         ret = qcow_read_in_cluster(n, start, clen, buf);
     memcpy(buf + in, data, len);
+    if (s->crypt)
+        sector_cipher_encrypt(s->crypt, start / 512, buf, s->cluster_size);
     uint64_t pos = align_up(n->file->size, s->cluster_size);
     if (ret == 0 && (bad_request(pos, s->cluster_size) || pos > s->offset_mask))
         ret = -EFBIG;
@@ -498,7 +559,7 @@ static int qcow_pwrite(struct node *n, uint64_t off, uint64_t len, const void *b
 {
     struct qcow_state *s = st(n);
     const uint8_t *p = buf;
-    if (s->crypt_method)
+    if (s->crypt_method && !s->crypt)
         return -ENOTSUP;
     while (len) {
         uint64_t in = off & (s->cluster_size - 1);
@@ -507,7 +568,9 @@ static int qcow_pwrite(struct node *n, uint64_t off, uint64_t len, const void *b
         int ret = qcow_lookup(n, off, &entry);
         if (ret < 0)
             return ret;
-        if (entry && !(entry & QCOW_OFLAG_COMPRESSED))
+        if (entry && !(entry & QCOW_OFLAG_COMPRESSED) && s->crypt)
+            ret = qcow_write_encrypted(n, off, entry & s->offset_mask, run, p);
+        else if (entry && !(entry & QCOW_OFLAG_COMPRESSED))
             ret = node_pwrite(n->file, (entry & s->offset_mask) + in, run, p);
         else
             ret = qcow_write_new_cluster(n, off, run, p);
@@ -609,25 +672,37 @@ static int qcow_get_info(struct node *n, struct node_info *info, struct error **
     return 0;
 }
 
-/* The encryption options qemu accepts; flatimg cannot write AES-CBC images. */
-static int qcow_create_crypt_check(struct opts *opts, struct error **errp)
+/* qemu's legacy encryption options: encryption=on is an alias of encrypt.format=aes (which
+ * qemu also spells "qcow"). Returns 1 to encrypt, 0 not to, or -errno. */
+static int qcow_create_crypt(struct opts *opts, struct error **errp)
 {
-    const char *fmt = opts_get(opts, "encrypt.format");
-    bool enc = false;
-    if (opts_get_bool(opts, "encryption", &enc, errp) < 0)
+    const char *fmt = opts_get(opts, "encrypt.format"), *id = opts_get(opts, "encrypt.key-secret");
+    const uint8_t *pass;
+    size_t pass_len;
+    bool on = false;
+    if (opts_get_bool(opts, "encryption", &on, errp) < 0)
         return -EINVAL;
-    if (fmt && strcmp(fmt, "aes")) {
+    if (on)
+        fmt = "aes";
+    if (!fmt) {
+        if (!id)
+            return 0;
+        error_setg(errp, "Parameter 'encrypt.format' is missing");
+        return -EINVAL;
+    }
+    if (!strcmp(fmt, "luks")) {
         error_setg(errp, "Unsupported encryption format");
         return -EINVAL;
     }
-    if (!fmt && !enc)
-        return 0;
-    if (!opts_get(opts, "encrypt.key-secret")) {
+    if (strcmp(fmt, "aes") && strcmp(fmt, "qcow")) {
+        error_setg(errp, "Parameter 'format' does not accept value '%s'", fmt);
+        return -EINVAL;
+    }
+    if (!id) {
         error_setg(errp, "Parameter 'encrypt.key-secret' is required for cipher");
         return -EINVAL;
     }
-    error_setg(errp, "Creating AES-CBC encrypted qcow images is not supported");
-    return -ENOTSUP;
+    return secret_lookup(id, &pass, &pass_len, errp) < 0 ? -EINVAL : 1;
 }
 
 static int qcow_create(const char *filename, struct opts *opts, struct error **errp)
@@ -640,6 +715,12 @@ static int qcow_create(const char *filename, struct opts *opts, struct error **e
         return -EINVAL;
     if (p && prealloc_parse(p, &prealloc) < 0) {
         error_setg(errp, "invalid parameter value: %s", p);
+        return -EINVAL;
+    }
+    bool on = false;
+    if (opts_get_bool(opts, "encryption", &on, errp) == 0 && on && opts_get(opts, "encrypt.format")) {
+        /* qemu renames the alias before it creates the file */
+        error_setg(errp, "'encrypt.format' and its alias 'encryption' can't be used at the same time");
         return -EINVAL;
     }
     int ret = file_create(filename, 0, prealloc == PREALLOC_METADATA ? PREALLOC_OFF : prealloc,
@@ -655,14 +736,16 @@ static int qcow_create(const char *filename, struct opts *opts, struct error **e
         error_setg(errp, "Image size is too small, cannot be zero length");
         return -EINVAL;
     }
-    if ((ret = qcow_create_crypt_check(opts, errp)) < 0)
-        return ret;
+    int crypt = qcow_create_crypt(opts, errp);
+    if (crypt < 0)
+        return crypt;
 
     uint8_t h[QCOW_HEADER_SIZE] = { 0 };
     uint64_t header_size = QCOW_HEADER_SIZE, backing_len = backing ? strlen(backing) : 0;
     put_be32(h, QCOW_MAGIC);
     put_be32(h + OFF_VERSION, QCOW_VERSION);
     put_be64(h + OFF_SIZE, size);
+    put_be32(h + OFF_CRYPT, crypt ? QCOW_CRYPT_AES : QCOW_CRYPT_NONE);
     if (backing) {
         put_be64(h + OFF_BACKING_OFFSET, header_size);
         put_be32(h + OFF_BACKING_SIZE, (uint32_t)backing_len);

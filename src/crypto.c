@@ -416,3 +416,11 @@ void sector_cipher_decrypt(const struct sector_cipher *c, uint64_t sector, uint8
 {
     sector_crypt(c, sector, buf, len, true);
 }
+
+void sector_cipher_init_qcow_aes(struct sector_cipher *c, const uint8_t *pass, size_t pass_len)
+{
+    uint8_t key[16] = { 0 };
+    for (size_t i = 0; i < pass_len && i < sizeof(key) && pass[i]; i++)
+        key[i] = pass[i];
+    sector_cipher_init(c, CIPHER_MODE_CBC, IVGEN_PLAIN64, 512, key, sizeof(key), NULL, 0);
+}

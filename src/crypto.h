@@ -54,6 +54,9 @@ struct sector_cipher {
 int sector_cipher_init(struct sector_cipher *c, enum cipher_mode mode, enum ivgen_alg ivgen,
                        size_t sector_size, const uint8_t *key, size_t key_len,
                        const uint8_t *essiv_key, size_t essiv_len);
+/* qemu's legacy qcow/qcow2 "aes" encryption: AES-128-CBC with plain64 IVs over 512-byte sectors,
+ * keyed by the passphrase's first 16 bytes (up to a NUL), zero-padded. */
+void sector_cipher_init_qcow_aes(struct sector_cipher *c, const uint8_t *pass, size_t pass_len);
 /* len is a multiple of sector_size; the first sector is number `sector`. */
 void sector_cipher_encrypt(const struct sector_cipher *c, uint64_t sector, uint8_t *buf,
                            size_t len);

@@ -42,3 +42,4 @@ include tests/formats2.mk
 include tests/compress.mk
 include tests/formats3.mk
 include tests/formats4.mk
+include tests/crypt.mk

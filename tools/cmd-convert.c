@@ -34,6 +34,7 @@ struct convert {
     int src_num;
     uint64_t total;
     struct node *target;
+    struct opts *target_open_opts; /* key secrets from -o, for opening the new target */
     bool compressed, has_zero_init, target_has_backing, target_is_new, wr_in_order, salvage, quiet;
     int64_t target_backing_size; /* -1: unknown */
     uint64_t min_sparse, buf_size, cluster_size, alignment;
@@ -691,6 +692,13 @@ static int create_target(struct convert *c, struct convert_args *a, const char *
         }
     }
     ret = 1; /* go on */
+    /* as qemu-img: the new target is opened with the create options' key secrets */
+    c->target_open_opts = opts_new();
+    for (size_t i = 0; o && i < o->count; i++) {
+        size_t klen = strlen(o->items[i].key);
+        if (klen >= 10 && !strcmp(o->items[i].key + klen - 10, "key-secret"))
+            opts_set(c->target_open_opts, o->items[i].key, o->items[i].value);
+    }
 out:
     opts_free(o);
     free(descs);
@@ -708,7 +716,7 @@ static int open_target(struct convert *c, struct convert_args *a, const char *ou
     if (a->skip_create)
         c->target = img_open(a->tgt_image_opts, out_filename, a->out_fmt, flags, false);
     else
-        c->target = img_open(false, out_filename, a->out_fmt, flags, false);
+        c->target = img_open_with(out_filename, a->out_fmt, c->target_open_opts, flags);
     if (!c->target)
         return -1;
     struct node *t = c->target;
@@ -807,6 +815,7 @@ out:
         progress_print(100, 0);
     progress_end();
     node_close(c.target);
+    opts_free(c.target_open_opts);
     for (int i = 0; c.src && i < c.src_num; i++)
         node_close(c.src[i]);
     free(c.src);

@@ -92,6 +92,18 @@ enum output_format parse_output_format(const char *arg)
     exit(EXIT_FAILURE);
 }
 
+struct node *img_open_with(const char *filename, const char *fmt, const struct opts *opts,
+                           int flags)
+{
+    struct error *err = NULL;
+    struct node *n = node_open(filename, fmt, opts, flags, &err);
+    if (!n) {
+        error_prepend(&err, "Could not open '%s': ", filename);
+        error_report_err(err);
+    }
+    return n;
+}
+
 struct node *img_open(bool image_opts, const char *filename, const char *fmt, int flags,
                       bool force_share)
 {

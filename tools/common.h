@@ -34,6 +34,10 @@ void add_object_or_exit(const char *def);
  * on failure. `filename` is an option string when image_opts is set. */
 struct node *img_open(bool image_opts, const char *filename, const char *fmt, int flags,
                       bool force_share);
+/* Open filename (format fmt, or probed) with extra driver options such as key secrets (may be
+ * NULL); prints qemu-img's "Could not open" message on failure. */
+struct node *img_open_with(const char *filename, const char *fmt, const struct opts *opts,
+                           int flags);
 
 /* -t/-T: exits on an invalid mode with qemu-img's message. */
 int parse_cache_or_exit(const char *mode, int *flags);
