@@ -43,3 +43,4 @@ include tests/compress.mk
 include tests/formats3.mk
 include tests/formats4.mk
 include tests/crypt.mk
+include tests/qcow2b.mk

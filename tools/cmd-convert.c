@@ -592,7 +592,8 @@ static int convert_check_bitmaps(struct node *src, bool skip_broken)
         error_report("Could not read the bitmaps of '%s'", node_name(src));
         return -1;
     }
-    for (int i = 0; i < count && !skip_broken; i++) {
+    /* qemu walks its bitmap list newest first: the last inconsistent one is named */
+    for (int i = count - 1; i >= 0 && !skip_broken; i--) {
         if (list[i].in_use) {
             error_report("Cannot copy inconsistent bitmap '%s'", list[i].name);
             fprintf(stderr, "Try --skip-broken-bitmaps, or use 'qemu-img bitmap --remove' to "

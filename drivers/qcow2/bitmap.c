@@ -10,8 +10,6 @@
 #include "bswap.h"
 #include "qcow2.h"
 
-#define BME_IN_USE (1u << 0)
-#define BME_AUTO (1u << 1)
 
 static json_object *entry_info(const uint8_t *e, uint32_t flags, const char *name)
 {
@@ -69,43 +67,9 @@ out:
     return list;
 }
 
-/* Set the in-use flag of every bitmap: their content is no longer kept up to date. */
-int qcow2_bitmaps_mark_in_use(struct qcow2 *s)
-{
-    uint8_t *dir = malloc(s->bitmap_dir_size ? s->bitmap_dir_size : 1);
-    if (!dir)
-        return -ENOMEM;
-    int ret = node_pread(s->node->file, s->bitmap_dir_offset, s->bitmap_dir_size, dir);
-    uint64_t off = 0;
-    for (uint32_t i = 0; ret == 0 && i < s->nb_bitmaps && s->bitmap_dir_size - off >= 24; i++) {
-        uint8_t *e = dir + off;
-        put_be32(e + 12, get_be32(e + 12) | BME_IN_USE);
-        uint64_t len = 24 + (uint64_t)get_be32(e + 20) + get_be16(e + 18);
-        if (len > s->bitmap_dir_size - off)
-            break;
-        off += (len + 7) & ~7ull;
-        if (off > s->bitmap_dir_size)
-            break;
-    }
-    if (ret == 0)
-        ret = node_pwrite(s->node->file, s->bitmap_dir_offset, s->bitmap_dir_size, dir);
-    if (ret == 0)
-        ret = node_flush(s->node->file);
-    free(dir);
-    return ret;
-}
-
 /* ---- bitmap_ops: the directory kept in memory only while an operation runs ---- */
 
-struct qbm {
-    uint64_t table_off;
-    uint32_t table_size, flags, extra_size;
-    uint8_t type, gbits;
-    char *name;
-    uint8_t *extra;
-};
-
-static void free_dir(struct qbm *d, uint32_t n)
+void qcow2_bitmap_dir_free(struct qcow2_bm *d, uint32_t n)
 {
     for (uint32_t i = 0; d && i < n; i++) {
         free(d[i].name);
@@ -114,14 +78,14 @@ static void free_dir(struct qbm *d, uint32_t n)
     free(d);
 }
 
-static int load_dir(struct qcow2 *s, struct qbm **out, uint32_t *count)
+int qcow2_bitmap_dir_load(struct qcow2 *s, struct qcow2_bm **out, uint32_t *count)
 {
     *out = NULL;
     *count = 0;
     if (!s->has_bitmaps_ext)
         return 0;
     uint8_t *dir = malloc(s->bitmap_dir_size + 1);
-    struct qbm *d = calloc(s->nb_bitmaps + 1, sizeof(*d));
+    struct qcow2_bm *d = calloc(s->nb_bitmaps + 1, sizeof(*d));
     int ret = -ENOMEM;
     if (!dir || !d)
         goto fail;
@@ -133,7 +97,7 @@ static int load_dir(struct qcow2 *s, struct qbm **out, uint32_t *count)
         if (s->bitmap_dir_size - off < 24)
             goto fail;
         const uint8_t *e = dir + off;
-        struct qbm *b = &d[i];
+        struct qcow2_bm *b = &d[i];
         b->table_off = get_be64(e);
         b->table_size = get_be32(e + 8);
         b->flags = get_be32(e + 12);
@@ -161,20 +125,20 @@ static int load_dir(struct qcow2 *s, struct qbm **out, uint32_t *count)
     return 0;
 fail:
     free(dir);
-    free_dir(d, *count);
+    qcow2_bitmap_dir_free(d, *count);
     *count = 0;
     return ret;
 }
 
-/* Write a new directory, point the header at it, free the old one. */
-static int store_dir(struct qcow2 *s, struct qbm *d, uint32_t count)
+/* The directory's on-disk bytes (*size of them). */
+static uint8_t *serialize_dir(const struct qcow2_bm *d, uint32_t count, uint64_t *size)
 {
-    uint64_t size = 0;
+    *size = 0;
     for (uint32_t i = 0; i < count; i++)
-        size += (24 + d[i].extra_size + strlen(d[i].name) + 7) & ~7ull;
-    uint8_t *buf = calloc(1, size + 1);
+        *size += (24 + d[i].extra_size + strlen(d[i].name) + 7) & ~7ull;
+    uint8_t *buf = calloc(1, *size + 1);
     if (!buf)
-        return -ENOMEM;
+        return NULL;
     uint64_t off = 0;
     for (uint32_t i = 0; i < count; i++) {
         uint8_t *e = buf + off;
@@ -190,6 +154,44 @@ static int store_dir(struct qcow2 *s, struct qbm *d, uint32_t count)
         memcpy(e + 24 + d[i].extra_size, d[i].name, nl);
         off += (24 + d[i].extra_size + nl + 7) & ~7ull;
     }
+    return buf;
+}
+
+static int store_dir(struct qcow2 *s, struct qcow2_bm *d, uint32_t count);
+
+/* qemu's update_ext_header_and_dir_in_place: while the directory is rewritten the autoclear bit is
+ * off, so a crash leaves bitmaps a reader ignores (leaked clusters at worst), never torn ones. */
+int qcow2_bitmap_dir_store_in_place(struct qcow2 *s, const struct qcow2_bm *d, uint32_t count)
+{
+    uint64_t size;
+    uint8_t *buf = serialize_dir(d, count, &size);
+    if (!buf)
+        return -ENOMEM;
+    int ret;
+    if (!count || size != s->bitmap_dir_size || count != s->nb_bitmaps) {
+        free(buf);
+        return store_dir(s, (struct qcow2_bm *)d, count);
+    }
+    s->autoclear &= ~AUTOCLEAR_BITMAPS;
+    if ((ret = qcow2_write_header(s, s->node->backing_file)) < 0)
+        goto out;
+    if ((ret = node_pwrite(s->node->file, s->bitmap_dir_offset, size, buf)) < 0 ||
+        (ret = node_flush(s->node->file)) < 0)
+        goto out;
+    s->autoclear |= AUTOCLEAR_BITMAPS;
+    ret = qcow2_write_header(s, s->node->backing_file);
+out:
+    free(buf);
+    return ret;
+}
+
+/* Write a new directory, point the header at it, free the old one. */
+static int store_dir(struct qcow2 *s, struct qcow2_bm *d, uint32_t count)
+{
+    uint64_t size;
+    uint8_t *buf = serialize_dir(d, count, &size);
+    if (!buf)
+        return -ENOMEM;
     int64_t at = 0;
     int ret = 0;
     if (count) {
@@ -222,7 +224,7 @@ out:
     return ret;
 }
 
-static int find(struct qbm *d, uint32_t count, const char *name)
+static int find(struct qcow2_bm *d, uint32_t count, const char *name)
 {
     for (uint32_t i = 0; i < count; i++)
         if (!strcmp(d[i].name, name))
@@ -231,7 +233,7 @@ static int find(struct qbm *d, uint32_t count, const char *name)
 }
 
 /* Free the data clusters of a bitmap table and reset its entries to "all zeros". */
-static int clear_table(struct qcow2 *s, struct qbm *b, bool free_table)
+static int clear_table(struct qcow2 *s, struct qcow2_bm *b, bool free_table)
 {
     uint64_t bytes = (uint64_t)b->table_size * 8;
     uint8_t *t = malloc(bytes + 1);
@@ -255,7 +257,7 @@ static int clear_table(struct qcow2 *s, struct qbm *b, bool free_table)
     return ret;
 }
 
-typedef int (*dir_op)(struct node *n, struct qcow2 *s, struct qbm **d, uint32_t *count, int idx,
+typedef int (*dir_op)(struct node *n, struct qcow2 *s, struct qcow2_bm **d, uint32_t *count, int idx,
                       const void *arg, struct error **errp);
 
 /* Load the directory, find `name`, apply op, store the directory, under the metadata lock. */
@@ -263,11 +265,15 @@ static int with_dir(struct node *n, const char *name, bool must_exist, dir_op op
                     struct error **errp)
 {
     struct qcow2 *s = qcow2_state(n);
-    struct qbm *d = NULL;
+    struct qcow2_bm *d = NULL;
     uint32_t count = 0;
     pthread_mutex_lock(&s->lock);
+    bool tracking = s->tracking;
     int ret = s->incompat & INCOMPAT_CORRUPT ? -EIO : qcow2_flush_metadata(s);
-    if (ret == 0 && (ret = load_dir(s, &d, &count)) < 0)
+    /* the operation works on the directory as a clean close would leave it */
+    if (ret == 0 && tracking && (ret = qcow2_bitmaps_track_stop(s)) < 0)
+        error_setg_errno(errp, -ret, "Could not store the bitmaps");
+    if (ret == 0 && (ret = qcow2_bitmap_dir_load(s, &d, &count)) < 0)
         error_setg_errno(errp, -ret, "Could not read the bitmap directory");
     int idx = ret == 0 ? find(d, count, name) : -1;
     if (ret == 0 && must_exist && idx < 0) {
@@ -280,9 +286,29 @@ static int with_dir(struct node *n, const char *name, bool must_exist, dir_op op
         error_setg_errno(errp, -ret, "Could not write the bitmap directory");
     if (ret == 0)
         ret = qcow2_flush_metadata(s);
-    free_dir(d, count);
+    qcow2_bitmap_dir_free(d, count);
+    if (tracking && !(s->incompat & INCOMPAT_CORRUPT)) {
+        struct error *err = NULL;
+        int r = qcow2_bitmaps_track_start(s, &err);
+        if (r < 0 && ret == 0) {
+            error_propagate(errp, err);
+            ret = r;
+        } else {
+            error_free(err);
+        }
+    }
     pthread_mutex_unlock(&s->lock);
     return ret;
+}
+
+/* qemu's bdrv_dirty_bitmap_check(BDRV_BITMAP_DEFAULT) failing on an inconsistent bitmap. */
+static int refuse_inconsistent(const struct qcow2_bm *b, struct error **errp)
+{
+    if (!(b->flags & BME_IN_USE))
+        return 0;
+    error_setg(errp, "Bitmap '%s' is inconsistent and cannot be used\n"
+                     "Try block-dirty-bitmap-remove to delete this bitmap from disk", b->name);
+    return -EINVAL;
 }
 
 struct add_args {
@@ -291,7 +317,7 @@ struct add_args {
     bool disabled;
 };
 
-static int op_add(struct node *n, struct qcow2 *s, struct qbm **d, uint32_t *count, int idx,
+static int op_add(struct node *n, struct qcow2 *s, struct qcow2_bm **d, uint32_t *count, int idx,
                   const void *arg, struct error **errp)
 {
     const struct add_args *a = arg;
@@ -330,11 +356,11 @@ static int op_add(struct node *n, struct qcow2 *s, struct qbm **d, uint32_t *cou
     free(zero);
     if (ret < 0)
         return ret;
-    struct qbm *nd = realloc(*d, (*count + 1) * sizeof(*nd));
+    struct qcow2_bm *nd = realloc(*d, (*count + 1) * sizeof(*nd));
     if (!nd)
         return -ENOMEM;
     *d = nd;
-    struct qbm *b = &nd[*count];
+    struct qcow2_bm *b = &nd[*count];
     memset(b, 0, sizeof(*b));
     b->table_off = (uint64_t)table;
     b->table_size = (uint32_t)entries;
@@ -362,7 +388,7 @@ static int qbm_add(struct node *n, const char *name, uint64_t granularity, bool 
     return with_dir(n, name, false, op_add, &a, errp);
 }
 
-static int op_remove(struct node *n, struct qcow2 *s, struct qbm **d, uint32_t *count, int idx,
+static int op_remove(struct node *n, struct qcow2 *s, struct qcow2_bm **d, uint32_t *count, int idx,
                      const void *arg, struct error **errp)
 {
     int ret = clear_table(s, &(*d)[idx], true);
@@ -375,15 +401,19 @@ static int op_remove(struct node *n, struct qcow2 *s, struct qbm **d, uint32_t *
     return 0;
 }
 
-static int op_clear(struct node *n, struct qcow2 *s, struct qbm **d, uint32_t *count, int idx,
+static int op_clear(struct node *n, struct qcow2 *s, struct qcow2_bm **d, uint32_t *count, int idx,
                     const void *arg, struct error **errp)
 {
+    if (refuse_inconsistent(&(*d)[idx], errp) < 0)
+        return -EINVAL;
     return clear_table(s, &(*d)[idx], false);
 }
 
-static int op_flags(struct node *n, struct qcow2 *s, struct qbm **d, uint32_t *count, int idx,
+static int op_flags(struct node *n, struct qcow2 *s, struct qcow2_bm **d, uint32_t *count, int idx,
                     const void *arg, struct error **errp)
 {
+    if (refuse_inconsistent(&(*d)[idx], errp) < 0)
+        return -EINVAL;
     if (arg)
         (*d)[idx].flags |= BME_AUTO;
     else
@@ -412,7 +442,7 @@ static int qbm_disable(struct node *n, const char *name, struct error **errp)
 }
 
 /* A bitmap's bits in memory (one bit per granule of the guest). */
-static int read_bits(struct qcow2 *s, const struct qbm *b, uint64_t nbits, uint8_t *bits)
+static int read_bits(struct qcow2 *s, const struct qcow2_bm *b, uint64_t nbits, uint8_t *bits)
 {
     uint64_t per = s->cluster_size * 8, bytes = (uint64_t)b->table_size * 8;
     uint8_t *t = malloc(bytes + 1), *c = malloc(s->cluster_size);
@@ -436,7 +466,7 @@ static int read_bits(struct qcow2 *s, const struct qbm *b, uint64_t nbits, uint8
 }
 
 /* Store bits into b's table: all-zero chunks become 0 entries, others data clusters. */
-static int write_bits(struct qcow2 *s, struct qbm *b, const uint8_t *bits, uint64_t nbytes)
+static int write_bits(struct qcow2 *s, struct qcow2_bm *b, const uint8_t *bits, uint64_t nbytes)
 {
     uint64_t bytes = (uint64_t)b->table_size * 8;
     uint8_t *t = malloc(bytes + 1), *c = calloc(1, s->cluster_size);
@@ -485,24 +515,26 @@ struct merge_args {
     const char *src;
 };
 
-static int op_merge(struct node *n, struct qcow2 *s, struct qbm **d, uint32_t *count, int idx,
+static int op_merge(struct node *n, struct qcow2 *s, struct qcow2_bm **d, uint32_t *count, int idx,
                     const void *arg, struct error **errp)
 {
     const struct merge_args *m = arg;
     struct qcow2 *ss = qcow2_state(m->src_node);
-    struct qbm *sd = *d;
+    struct qcow2_bm *sd = *d;
     uint32_t scount = *count;
     int ret = 0;
-    if (ss != s && (ret = load_dir(ss, &sd, &scount)) < 0)
+    if (ss != s && (ret = qcow2_bitmap_dir_load(ss, &sd, &scount)) < 0)
         return ret;
     int si = find(sd, scount, m->src);
-    struct qbm *db = &(*d)[idx];
+    struct qcow2_bm *db = &(*d)[idx];
     uint64_t dg = 1ull << db->gbits, sg = si >= 0 ? 1ull << sd[si].gbits : 1;
     uint64_t dbits = (n->size + dg - 1) / dg, sbits = (m->src_node->size + sg - 1) / sg;
     uint8_t *dst = calloc(1, dbits / 8 + s->cluster_size), *src = calloc(1, sbits / 8 + ss->cluster_size);
     if (si < 0) {
         error_setg(errp, "Dirty bitmap '%s' not found", m->src);
         ret = -ENOENT;
+    } else if (refuse_inconsistent(db, errp) < 0 || refuse_inconsistent(&sd[si], errp) < 0) {
+        ret = -EINVAL;
     } else if (!dst || !src) {
         ret = -ENOMEM;
     }
@@ -522,7 +554,7 @@ static int op_merge(struct node *n, struct qcow2 *s, struct qbm **d, uint32_t *c
     free(dst);
     free(src);
     if (ss != s)
-        free_dir(sd, scount);
+        qcow2_bitmap_dir_free(sd, scount);
     return ret;
 }
 
@@ -542,28 +574,29 @@ static int qbm_merge(struct node *n, const char *dst, struct node *src_node, con
 static int qbm_list(struct node *n, struct bitmap_info **list, int *count)
 {
     struct qcow2 *s = qcow2_state(n);
-    struct qbm *d;
+    struct qcow2_bm *d;
     uint32_t nb;
     pthread_mutex_lock(&s->lock);
-    int ret = load_dir(s, &d, &nb);
-    pthread_mutex_unlock(&s->lock);
+    int ret = qcow2_bitmap_dir_load(s, &d, &nb);
     *list = NULL;
     *count = 0;
-    if (ret < 0)
-        return ret;
-    struct bitmap_info *l = calloc(nb + 1, sizeof(*l));
+    struct bitmap_info *l = ret == 0 ? calloc(nb + 1, sizeof(*l)) : NULL;
     if (!l) {
-        free_dir(d, nb);
-        return -ENOMEM;
+        pthread_mutex_unlock(&s->lock);
+        qcow2_bitmap_dir_free(d, nb);
+        return ret < 0 ? ret : -ENOMEM;
     }
     for (uint32_t i = 0; i < nb; i++) {
         l[i].name = d[i].name;
         d[i].name = NULL;
         l[i].granularity = 1ull << d[i].gbits;
-        l[i].in_use = d[i].flags & BME_IN_USE;
+        /* while tracked, in-use on disk is ours: only the bitmaps found so are inconsistent */
+        l[i].in_use = s->tracking && i < s->nb_tracked ? s->tracked[i].inconsistent
+                                                       : (d[i].flags & BME_IN_USE);
         l[i].enabled = d[i].flags & BME_AUTO;
     }
-    free_dir(d, nb);
+    pthread_mutex_unlock(&s->lock);
+    qcow2_bitmap_dir_free(d, nb);
     *list = l;
     *count = (int)nb;
     return 0;

@@ -464,13 +464,6 @@ int qcow2_free_entry(struct qcow2 *s, uint64_t e)
 
 static int mark_dirty_once(struct qcow2 *s)
 {
-    if (s->has_bitmaps_ext && !s->bitmaps_in_use) {
-        /* bitmaps are not tracked here: flag them in-use (inconsistent) before the first write */
-        int ret = qcow2_bitmaps_mark_in_use(s);
-        if (ret < 0)
-            return ret;
-        s->bitmaps_in_use = true;
-    }
     if (s->marked_dirty || !(s->compat & COMPAT_LAZY_REFCOUNTS))
         return 0;
     s->marked_dirty = true;
@@ -576,6 +569,8 @@ int qcow2_pwrite(struct node *n, uint64_t off, uint64_t len, const void *buf)
     const uint8_t *p = buf;
     pthread_mutex_lock(&s->lock);
     int ret = qcow2_check_writable(s);
+    if (ret == 0)
+        qcow2_bitmaps_set_dirty(s, off, len);
     while (ret == 0 && len) {
         uint64_t chunk = s->cluster_size - (off & (s->cluster_size - 1));
         if (chunk > len)
@@ -648,9 +643,23 @@ static bool cluster_aligned(struct node *n, uint64_t off, uint64_t len)
     return off % cs == 0 && (len % cs == 0 || off + len == n->size);
 }
 
+/* The bitmaps see the whole request, whatever part of it is really zeroed or discarded. */
+static int note_write(struct qcow2 *s, uint64_t off, uint64_t len)
+{
+    pthread_mutex_lock(&s->lock);
+    int ret = qcow2_check_writable(s);
+    if (ret == 0)
+        qcow2_bitmaps_set_dirty(s, off, len);
+    pthread_mutex_unlock(&s->lock);
+    return ret;
+}
+
 int qcow2_pwrite_zeroes(struct node *n, uint64_t off, uint64_t len, int flags)
 {
     struct qcow2 *s = qcow2_state(n);
+    int ret = note_write(s, off, len);
+    if (ret < 0)
+        return ret;
     if (s->version < 3 || !cluster_aligned(n, off, len))
         return -ENOTSUP;
     return clear_range(n, off, len, true, flags & ZERO_MAY_UNMAP);
@@ -659,6 +668,9 @@ int qcow2_pwrite_zeroes(struct node *n, uint64_t off, uint64_t len, int flags)
 int qcow2_discard(struct node *n, uint64_t off, uint64_t len)
 {
     uint64_t cs = qcow2_state(n)->cluster_size;
+    int ret = note_write(qcow2_state(n), off, len);
+    if (ret < 0)
+        return ret;
     uint64_t start = (off + cs - 1) / cs * cs, end = off + len;
     if (end != n->size)
         end = end / cs * cs;

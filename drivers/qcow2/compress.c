@@ -155,6 +155,8 @@ static int write_one(struct node *n, struct qcow2 *s, uint64_t off, uint64_t len
     pthread_mutex_lock(&s->lock);
     int ret = qcow2_check_writable(s);
     if (ret == 0)
+        qcow2_bitmaps_set_dirty(s, off, len);
+    if (ret == 0)
         ret = map_compressed(s, off, (uint64_t)clen, &host);
     pthread_mutex_unlock(&s->lock);
     if (ret == 0)

@@ -10,4 +10,5 @@ src_libflatimg_a_SOURCES += \
 	%reldir%/create.c \
 	%reldir%/check.c \
 	%reldir%/amend.c \
-	%reldir%/bitmap.c
+	%reldir%/bitmap.c \
+	%reldir%/bitmap-track.c

@@ -175,6 +175,9 @@ static int qcow2_open(struct node *n, struct opts *opts, struct error **errp)
             return ret;
         }
     }
+    if (s->writable && !(s->incompat & INCOMPAT_CORRUPT) &&
+        (ret = qcow2_bitmaps_track_start(s, errp)) < 0)
+        return ret;
     return 0;
 }
 
@@ -183,6 +186,8 @@ static void qcow2_close(struct node *n)
     struct qcow2 *s = qcow2_state(n);
     if (!s)
         return;
+    if (s->writable && s->tracking && !(s->incompat & INCOMPAT_CORRUPT))
+        (void)qcow2_bitmaps_track_stop(s);
     if (s->writable && s->l2_cache && s->rc_cache && qcow2_flush_metadata(s) == 0 &&
         s->marked_dirty && node_flush(n->file) == 0)
         (void)qcow2_set_incompat(s, s->incompat & ~INCOMPAT_DIRTY);
@@ -307,6 +312,9 @@ static int shrink(struct node *n, struct qcow2 *s, uint64_t size, struct error *
     return ret;
 }
 
+static int grow(struct node *n, struct qcow2 *s, uint64_t size, enum prealloc prealloc,
+                struct error **errp);
+
 static int qcow2_truncate(struct node *n, uint64_t size, bool exact, enum prealloc prealloc,
                           struct error **errp)
 {
@@ -319,13 +327,34 @@ static int qcow2_truncate(struct node *n, uint64_t size, bool exact, enum preall
         error_setg(errp, "Can't resize a v2 image which has snapshots");
         return -ENOTSUP;
     }
+    const char *broken = qcow2_bitmaps_inconsistent(s, NULL);
+    if (broken) {
+        error_setg(errp, "Bitmap '%s' is inconsistent and cannot be used\n"
+                         "Try block-dirty-bitmap-remove to delete this bitmap from disk", broken);
+        return -ENOTSUP;
+    }
+    uint64_t old = n->size;
+    int ret;
     if (size < n->size) {
         if (prealloc != PREALLOC_OFF) {
             error_setg(errp, "Preallocation can only be used for growing images");
             return -EINVAL;
         }
-        return shrink(n, s, size, errp);
+        ret = shrink(n, s, size, errp);
+    } else {
+        ret = grow(n, s, size, prealloc, errp);
     }
+    if (ret == 0) {
+        pthread_mutex_lock(&s->lock);
+        ret = qcow2_bitmaps_resize(s, old);
+        pthread_mutex_unlock(&s->lock);
+    }
+    return ret;
+}
+
+static int grow(struct node *n, struct qcow2 *s, uint64_t size, enum prealloc prealloc,
+                struct error **errp)
+{
     uint64_t per_l1 = 1ull << (s->cluster_bits + s->l2_bits);
     pthread_mutex_lock(&s->lock);
     int ret = qcow2_grow_l1(s, size / per_l1 + (size % per_l1 != 0));

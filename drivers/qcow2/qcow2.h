@@ -78,6 +78,32 @@ struct qcow2_ext {       /* header extension kept verbatim (unknown types) */
     uint8_t *data;
 };
 
+#define BME_IN_USE (1u << 0)
+#define BME_AUTO (1u << 1)
+
+/* One bitmap directory entry (docs/interop/qcow2.txt "Bitmap directory"), host byte order. */
+struct qcow2_bm {
+    uint64_t table_off;
+    uint32_t table_size, flags, extra_size;
+    uint8_t type, gbits;
+    char *name;
+    uint8_t *extra;
+};
+
+/* A persistent bitmap while the image is open read-write (qemu's BdrvDirtyBitmap): flagged in-use
+ * on disk, its bits changed in memory by writes, stored and unflagged on clean close. */
+struct qcow2_tracked_bitmap {
+    char *name;
+    uint8_t gbits;
+    bool enabled;       /* "auto": writes set its bits */
+    bool inconsistent;  /* in-use when opened: never changed, never stored */
+    bool broken;        /* a chunk could not be read: left in-use on close */
+    uint32_t table_size; /* entries of the table on disk */
+    uint32_t nb_chunks;  /* entries the bitmap needs now (differs after a resize) */
+    uint64_t *table;     /* host byte order */
+    uint8_t **chunks;   /* one cluster of bits per table entry, read on the first change */
+};
+
 struct qcow2_pending_free {
     uint64_t off, count;
 };
@@ -117,7 +143,9 @@ struct qcow2 {
     char *data_file_name;
     uint64_t crypto_off, crypto_len;
     bool has_bitmaps_ext;
-    bool bitmaps_in_use;        /* flagged in-use before our first write */
+    struct qcow2_tracked_bitmap *tracked; /* one per directory entry while tracking */
+    uint32_t nb_tracked;
+    bool tracking;              /* the bitmaps are flagged in-use by this open */
     uint32_t nb_bitmaps;
     uint64_t bitmap_dir_size, bitmap_dir_offset;
     struct qcow2_ext *unknown_exts;
@@ -206,7 +234,20 @@ int qcow2_free_entry(struct qcow2 *s, uint64_t l2_entry);
 
 /* bitmap.c */
 json_object *qcow2_bitmap_info(struct qcow2 *s);
-int qcow2_bitmaps_mark_in_use(struct qcow2 *s);
+int qcow2_bitmap_dir_load(struct qcow2 *s, struct qcow2_bm **out, uint32_t *count);
+void qcow2_bitmap_dir_free(struct qcow2_bm *d, uint32_t n);
+/* Rewrite the directory where it is (same size), the autoclear bit dropped meanwhile. */
+int qcow2_bitmap_dir_store_in_place(struct qcow2 *s, const struct qcow2_bm *d, uint32_t count);
+
+/* bitmap-track.c: bitmaps tracked on writes while open read-write (qemu's load/store). */
+int qcow2_bitmaps_track_start(struct qcow2 *s, struct error **errp);
+/* Store the changed bits, clear in-use on consistent bitmaps, forget the tracking state. */
+int qcow2_bitmaps_track_stop(struct qcow2 *s);
+void qcow2_bitmaps_set_dirty(struct qcow2 *s, uint64_t off, uint64_t len);
+/* The first inconsistent bitmap's name (resize and the bitmap operations refuse those). */
+const char *qcow2_bitmaps_inconsistent(struct qcow2 *s, const char *only);
+/* Resize the tracked bitmaps to the node's new size (after truncate). */
+int qcow2_bitmaps_resize(struct qcow2 *s, uint64_t old_size);
 extern const struct bitmap_ops qcow2_bitmap_ops;
 
 /* check.c */

@@ -1,0 +1,7 @@
+# Tests of the second qcow2 work (bitmaps tracked on writes, amend, crash, zero writes; see
+# tests/local.mk).
+QCOW2B_TESTS = \
+	tests/cli/qcow2-bitmap-track.sh \
+	tests/fuse/qcow2-bitmaps.sh
+TESTS += $(QCOW2B_TESTS)
+EXTRA_DIST += $(QCOW2B_TESTS)
