@@ -76,6 +76,7 @@ struct vhdx_state {
     uint64_t bat_offset;
     uint8_t session_guid[16];    /* file write GUID of this session */
     bool data_guid_done;         /* the data write GUID was renewed by a first guest write */
+    bool log_replayed;           /* open replayed the log (check counts it as a repair) */
 };
 
 static const struct opt_desc vhdx_create_opts[] = {
@@ -96,16 +97,21 @@ static struct vhdx_state *st(struct node *n)
     return n->state;
 }
 
-/* CRC-32C (Castagnoli), bitwise: only headers and tables are summed. */
-static uint32_t crc32c(const uint8_t *buf, size_t len)
+/* CRC-32C (Castagnoli), bitwise: only headers, tables and log entries are summed. The state
+ * starts at 0xffffffff; the checksum is its complement. */
+static uint32_t crc32c_update(uint32_t crc, const uint8_t *buf, size_t len)
 {
-    uint32_t crc = 0xffffffffu;
     for (size_t i = 0; i < len; i++) {
         crc ^= buf[i];
         for (int k = 0; k < 8; k++)
             crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1)));
     }
-    return ~crc;
+    return crc;
+}
+
+static uint32_t crc32c(const uint8_t *buf, size_t len)
+{
+    return ~crc32c_update(0xffffffffu, buf, len);
 }
 
 /* The checksum of buf with its 4-byte checksum field at csum_off taken as zero. */
@@ -134,10 +140,10 @@ static int vhdx_probe(const uint8_t *buf, size_t len, const char *filename)
 static bool region_overlaps(struct vhdx_state *s, uint64_t start, uint64_t len)
 {
     uint64_t end = start + len;
-    for (int i = 0; i < s->nregions; i++) {
+    for (int i = s->nregions - 1; i >= 0; i--) { /* qemu keeps the newest first */
         if (!(start >= s->regions[i].end || end <= s->regions[i].start)) {
             error_report("VHDX region %" PRIu64 "-%" PRIu64 " overlaps with region %" PRIu64
-                         "-%" PRIu64, start, end, s->regions[i].start, s->regions[i].end);
+                         "-%." PRIu64, start, end, s->regions[i].start, s->regions[i].end);
             return true;
         }
     }
@@ -198,27 +204,338 @@ out:
     return ret;
 }
 
-/* A log with entries to replay (approximation of qemu's log search: a first entry with the
- * header's log GUID and a valid checksum). */
-static int vhdx_check_log(struct node *n, struct vhdx_state *s, const uint8_t *hdr,
-                          struct error **errp)
+/* ---- the log (VHDX spec 2.3.3, qemu 7.2's block/vhdx-log.c): a circular buffer of entries,
+ * each a header sector with descriptors, then data sectors. A valid active sequence is written
+ * to the file ("replayed") when the image is opened read-write; a read-only open refuses it. ---- */
+
+#define LOG_SECTOR 4096u
+#define LOG_HDR_LEN 64
+#define LOG_SIG 0x65676f6cu       /* "loge" */
+#define LOG_DESC_SIG 0x63736564u  /* "desc" */
+#define LOG_ZERO_SIG 0x6f72657au  /* "zero" */
+
+struct vhdx_log {
+    uint64_t offset;
+    uint32_t length, read, write;
+};
+
+struct log_hdr {
+    uint32_t signature, checksum, entry_length, desc_count;
+    uint64_t seq, flushed_file_offset, last_file_offset;
+    uint8_t guid[16];
+};
+
+struct log_seq {
+    bool valid;
+    uint32_t count;
+    struct vhdx_log log;
+    struct log_hdr hdr;
+};
+
+static int vhdx_update_headers(struct node *n, bool new_data_guid, const uint8_t *log_guid);
+
+static uint32_t log_inc(uint32_t idx, uint32_t length)
 {
-    uint64_t log_offset = get_le64(hdr + 72);
-    uint32_t log_length = get_le32(hdr + 68);
-    if (log_offset < MiB || log_offset % MiB || get_le16(hdr + 64) != 0)
-        goto invalid;
-    region_add(s, log_offset, log_length);
-    if (!memcmp(hdr + 48, zero_guid, 16) || log_length == 0)
-        return 0;
-    if (log_length % MiB)
-        goto invalid;
-    uint8_t entry[4096];
-    int ret = node_pread(n->file, log_offset, sizeof(entry), entry);
+    idx += LOG_SECTOR;
+    return idx >= length ? 0 : idx;
+}
+
+static int log_peek_hdr(struct node *n, const struct vhdx_log *log, struct log_hdr *h)
+{
+    uint8_t b[LOG_HDR_LEN];
+    uint32_t read = log->read;
+    if ((uint64_t)read + LOG_HDR_LEN > log->length)
+        read = 0;
+    if (read == log->write)
+        return -EINVAL;
+    int ret = node_pread(n->file, log->offset + read, sizeof(b), b);
     if (ret < 0)
         return ret;
-    uint32_t entry_len = get_le32(entry + 8);
-    if (memcmp(entry, "loge", 4) || memcmp(entry + 32, hdr + 48, 16) || entry_len != 4096 ||
-        !checksum_ok(entry, sizeof(entry), 4))
+    h->signature = get_le32(b);
+    h->checksum = get_le32(b + 4);
+    h->entry_length = get_le32(b + 8);
+    h->seq = get_le64(b + 16);
+    h->desc_count = get_le32(b + 24);
+    memcpy(h->guid, b + 32, 16);
+    h->flushed_file_offset = get_le64(b + 48);
+    h->last_file_offset = get_le64(b + 56);
+    return 0;
+}
+
+/* One sector at the read index (none when the buffer is empty); advances the index. */
+static int log_read_sector(struct node *n, struct vhdx_log *log, uint8_t *buf, bool *got)
+{
+    *got = false;
+    if (log->read == log->write)
+        return 0;
+    int ret = node_pread(n->file, log->offset + log->read, LOG_SECTOR, buf);
+    if (ret < 0)
+        return ret;
+    log->read = log_inc(log->read, log->length);
+    *got = true;
+    return 0;
+}
+
+static bool log_hdr_valid(struct vhdx_state *s, const struct vhdx_log *log,
+                          const struct log_hdr *h)
+{
+    return h->signature == LOG_SIG && h->entry_length <= log->length && h->entry_length % LOG_SECTOR == 0 &&
+           h->seq != 0 && !memcmp(h->guid, s->hdr + 48, 16) &&
+           (uint64_t)h->desc_count * 32 <= h->entry_length;
+}
+
+static uint32_t log_desc_sectors(uint32_t count)
+{
+    return (count + 2) / 128 + ((count + 2) % 128 != 0);
+}
+
+static bool log_desc_valid(const uint8_t *d, const struct log_hdr *h)
+{
+    if (get_le64(d + 24) != h->seq || get_le64(d + 16) % LOG_SECTOR)
+        return false;
+    if (get_le32(d) == LOG_ZERO_SIG)
+        return get_le64(d + 8) % LOG_SECTOR == 0;
+    return get_le32(d) == LOG_DESC_SIG;
+}
+
+/* qemu's vhdx_log_read_desc: the header and descriptor sectors of the entry at the read index
+ * (which advances past them), every descriptor checked. crc (optional) folds the sectors in,
+ * checksum field zeroed; descs (optional) receives the descriptors, 32 bytes each. */
+static int log_read_desc(struct node *n, struct vhdx_state *s, struct vhdx_log *log,
+                         struct log_hdr *h, uint32_t *crc, uint8_t **descs)
+{
+    uint8_t *sec = malloc(LOG_SECTOR);
+    int ret = sec ? log_peek_hdr(n, log, h) : -ENOMEM;
+    if (ret < 0)
+        goto out;
+    if (!log_hdr_valid(s, log, h)) {
+        ret = -EINVAL;
+        goto out;
+    }
+    uint32_t nsec = log_desc_sectors(h->desc_count);
+    if (descs) {
+        *descs = malloc(h->desc_count ? (size_t)h->desc_count * 32 : 1);
+        if (!*descs) {
+            ret = -ENOMEM;
+            goto out;
+        }
+    }
+    uint64_t i = 0; /* descriptor index */
+    for (uint32_t k = 0; k < nsec; k++) {
+        bool got;
+        ret = log_read_sector(n, log, sec, &got);
+        if (ret < 0)
+            goto out;
+        if (!got) {
+            ret = -EINVAL;
+            goto out;
+        }
+        if (crc) {
+            if (k == 0)
+                memset(sec + 4, 0, 4);
+            *crc = crc32c_update(*crc, sec, LOG_SECTOR);
+        }
+        for (uint32_t pos = k ? 0 : LOG_HDR_LEN; pos < LOG_SECTOR && i < h->desc_count;
+             pos += 32, i++) {
+            if (!log_desc_valid(sec + pos, h)) {
+                ret = -EINVAL;
+                goto out;
+            }
+            if (descs)
+                memcpy(*descs + 32 * i, sec + pos, 32);
+        }
+    }
+    ret = 0;
+out:
+    if (ret < 0 && descs && *descs) {
+        free(*descs);
+        *descs = NULL;
+    }
+    free(sec);
+    return ret;
+}
+
+/* qemu's vhdx_validate_log_entry: whether a whole entry (following sequence number seq when
+ * seq > 0) starts at the read index, with its checksum. Advances the read index. */
+static int log_validate_entry(struct node *n, struct vhdx_state *s, struct vhdx_log *log,
+                              uint64_t seq, bool *valid, struct log_hdr *out)
+{
+    struct log_hdr h;
+    *valid = false;
+    int ret = log_peek_hdr(n, log, &h);
+    if (ret < 0 || !log_hdr_valid(s, log, &h) || (seq > 0 && h.seq != seq + 1)) {
+        log->read = log_inc(log->read, log->length);
+        return ret < 0 ? ret : 0;
+    }
+    uint32_t nsec = log_desc_sectors(h.desc_count), total = h.entry_length / LOG_SECTOR;
+    uint32_t crc = 0xffffffffu;
+    ret = log_read_desc(n, s, log, &h, &crc, NULL);
+    if (ret < 0)
+        return ret;
+    uint8_t *sec = malloc(LOG_SECTOR);
+    if (!sec)
+        return -ENOMEM;
+    for (uint32_t i = nsec; i < total; i++) {
+        bool got;
+        ret = log_read_sector(n, log, sec, &got);
+        if (ret < 0 || !got)
+            goto out;
+        crc = crc32c_update(crc, sec, LOG_SECTOR);
+    }
+    if (~crc == h.checksum) {
+        *valid = true;
+        *out = h;
+    }
+out:
+    free(sec);
+    return ret;
+}
+
+/* qemu's vhdx_log_search: the valid sequence with the highest first sequence number. */
+static int log_search(struct node *n, struct vhdx_state *s, const struct vhdx_log *log,
+                      struct log_seq *best)
+{
+    struct vhdx_log cur = *log;
+    cur.write = cur.length; /* assume the log is full */
+    cur.read = 0;
+    memset(best, 0, sizeof(*best));
+    for (;;) {
+        struct log_seq seq = { 0 };
+        struct log_hdr h;
+        bool valid;
+        uint32_t tail = cur.read;
+        int ret = log_validate_entry(n, s, &cur, 0, &valid, &h);
+        if (ret < 0)
+            return ret;
+        if (valid) {
+            seq.valid = true;
+            seq.log = cur;
+            seq.log.read = tail;
+            seq.log.write = cur.read;
+            seq.count = 1;
+            seq.hdr = h;
+            uint64_t want = 0; /* qemu checks the numbering from the third entry on */
+            for (;;) {
+                ret = log_validate_entry(n, s, &cur, want, &valid, &h);
+                if (ret < 0)
+                    return ret;
+                if (!valid)
+                    break;
+                seq.log.write = cur.read;
+                seq.count++;
+                want = h.seq;
+            }
+        }
+        if (seq.valid && (!best->valid || seq.hdr.seq > best->hdr.seq))
+            *best = seq;
+        if (cur.read < tail)
+            break;
+    }
+    return 0;
+}
+
+/* Write one descriptor's sector (data) or zero sectors to the file, each made durable. */
+static int log_flush_desc(struct node *n, const uint8_t *d, const uint8_t *data)
+{
+    uint64_t off = get_le64(d + 16), count = 1;
+    uint8_t *buf = calloc(1, LOG_SECTOR);
+    int ret = 0;
+    if (!buf)
+        return -ENOMEM;
+    if (get_le32(d) == LOG_DESC_SIG) {
+        uint64_t seq = (uint64_t)get_le32(data + 4) << 32 | get_le32(data + 4092);
+        if (seq != get_le64(d + 24)) {
+            ret = -EINVAL;
+            goto out;
+        }
+        memcpy(buf, d + 8, 8);
+        memcpy(buf + 8, data + 8, 4084);
+        memcpy(buf + 4092, d + 4, 4);
+    } else {
+        count = get_le64(d + 8) / LOG_SECTOR;
+    }
+    if (off > MAX_LENGTH || count > (MAX_LENGTH - off) / LOG_SECTOR) {
+        ret = -EINVAL;
+        goto out;
+    }
+    for (uint64_t i = 0; i < count && ret == 0; i++) {
+        ret = node_pwrite(n->file, off + i * LOG_SECTOR, LOG_SECTOR, buf);
+        if (ret == 0)
+            ret = node_flush(n->file);
+    }
+out:
+    free(buf);
+    return ret;
+}
+
+/* qemu's vhdx_log_flush: replay every entry of the sequence, then mark the log empty. */
+static int log_replay(struct node *n, struct vhdx_state *s, struct log_seq *seq)
+{
+    static const uint8_t no_log[16];
+    uint8_t *data = malloc(LOG_SECTOR), *descs = NULL;
+    int ret = data ? 0 : -ENOMEM;
+    if (ret == 0 && !s->data_guid_done) {
+        s->data_guid_done = true;
+        ret = vhdx_update_headers(n, true, NULL);
+    }
+    for (uint32_t cnt = seq->count; ret == 0 && cnt--;) {
+        struct log_hdr h;
+        ret = log_peek_hdr(n, &seq->log, &h);
+        if (ret < 0)
+            break;
+        uint64_t file_length = (n->file->size + 511) / 512 * 512;
+        if (h.flushed_file_offset > file_length) {
+            ret = -EINVAL;
+            break;
+        }
+        ret = log_read_desc(n, s, &seq->log, &h, NULL, &descs);
+        for (uint32_t i = 0; ret == 0 && i < h.desc_count; i++) {
+            const uint8_t *d = descs + 32 * (size_t)i;
+            if (get_le32(d) == LOG_DESC_SIG) {
+                bool got;
+                ret = log_read_sector(n, &seq->log, data, &got);
+                if (ret == 0 && !got)
+                    ret = -EINVAL;
+            }
+            if (ret == 0)
+                ret = log_flush_desc(n, d, data);
+        }
+        free(descs);
+        descs = NULL;
+        if (ret == 0 && file_length < h.last_file_offset && h.last_file_offset % MiB) {
+            /* qemu grows the file only to a rounded-up, not an exact, last offset */
+            if (h.last_file_offset > MAX_LENGTH - MiB)
+                ret = -EINVAL;
+            else
+                ret = node_truncate(n->file, (h.last_file_offset + MiB - 1) / MiB * MiB, false,
+                                    PREALLOC_OFF, NULL);
+        }
+    }
+    if (ret == 0)
+        ret = node_flush(n->file);
+    if (ret == 0)
+        (void)vhdx_update_headers(n, false, no_log); /* qemu ignores a failure here */
+    free(data);
+    return ret;
+}
+
+/* qemu's vhdx_parse_log: the log must be replayed before the image is used, so a read-only
+ * open of an image with an active log fails. */
+static int vhdx_parse_log(struct node *n, struct vhdx_state *s, struct error **errp)
+{
+    const uint8_t *hdr = s->hdr;
+    struct vhdx_log log = { .offset = get_le64(hdr + 72), .length = get_le32(hdr + 68) };
+    if (log.offset < MiB || log.offset % MiB || get_le16(hdr + 64) != 0)
+        goto invalid;
+    if (!memcmp(hdr + 48, zero_guid, 16) || log.length == 0)
+        return 0;
+    if (log.length % MiB)
+        goto invalid;
+    struct log_seq seq;
+    int ret = log_search(n, s, &log, &seq);
+    if (ret < 0)
+        goto fail;
+    if (!seq.valid)
         return 0;
     if (!(n->flags & NODE_RDWR)) {
         error_setg(errp, "VHDX image file '%s' opened read-only, but contains a log that needs "
@@ -226,11 +543,16 @@ static int vhdx_check_log(struct node *n, struct vhdx_state *s, const uint8_t *h
                    node_name(n), node_name(n));
         return -EPERM;
     }
-    error_setg(errp, "VHDX log replay is not supported");
-    return -ENOTSUP;
+    ret = log_replay(n, s, &seq);
+    if (ret < 0)
+        goto fail;
+    s->log_replayed = true;
+    return 0;
 invalid:
-    error_setg_errno(errp, EINVAL, "Could not open '%s'", node_name(n));
-    return -EINVAL;
+    ret = -EINVAL;
+fail:
+    error_setg_errno(errp, -ret, "Could not open '%s'", node_name(n));
+    return ret;
 }
 
 struct vhdx_layout {
@@ -361,20 +683,57 @@ out:
     return ret;
 }
 
-/* A present payload block must start inside the file (the last one may be cut short) and lie
- * outside the metadata regions. */
-static int vhdx_check_bat_entry(struct vhdx_state *s, uint64_t i, uint64_t fsize)
+/* qemu's vhdx_check_bat_entries: fully present blocks must lie inside the file (the last one
+ * may be cut short) and outside the metadata regions. Every error is reported; errcnt NULL stops
+ * at the first (open), else counts them (check). qemu tells payload from sector-bitmap entries by
+ * counting present entries, not by their index; so does this. */
+static int vhdx_check_bat(struct node *n, struct vhdx_state *s, int *errcnt)
 {
-    uint64_t off = s->bat[i] & BAT_OFFSET_MASK;
-    if ((s->bat[i] & BAT_STATE_MASK) != BLOCK_FULLY_PRESENT)
-        return 0;
-    if (off >= fsize) {
-        error_report("VHDX BAT entry %" PRIu64 " start offset %" PRIu64 " points after end of "
-                     "file (%" PRIu64 "). Image has probably been truncated.", i, off, fsize);
-        return -EINVAL;
+    uint64_t fsize = (n->file->size + 511) / 512 * 512;
+    uint64_t disk_bytes = n->size, payblocks = s->chunk_ratio;
+    int ret = 0;
+    for (uint64_t i = 0; i < s->bat_loaded; i++) {
+        if ((s->bat[i] & BAT_STATE_MASK) != BLOCK_FULLY_PRESENT)
+            continue;
+        uint64_t off = s->bat[i] & BAT_OFFSET_MASK;
+        uint64_t rem = disk_bytes - i * s->block_size; /* wraps past the end, as in qemu */
+        uint32_t block_length = rem < s->block_size ? (uint32_t)rem : s->block_size;
+        if (off > (uint64_t)INT64_MAX - s->block_size) {
+            error_report("VHDX BAT entry %" PRIu64 " offset overflow.", i);
+            ret = -EINVAL;
+            if (!errcnt)
+                break;
+            (*errcnt)++;
+        }
+        if (off >= fsize) {
+            error_report("VHDX BAT entry %" PRIu64 " start offset %" PRIu64 " points after end "
+                         "of file (%" PRIu64 "). Image has probably been truncated.",
+                         i, off, fsize);
+            ret = -EINVAL;
+            if (!errcnt)
+                break;
+            (*errcnt)++;
+        } else if (off + block_length > fsize) {
+            error_report("VHDX BAT entry %" PRIu64 " end offset %" PRIu64 " points after end "
+                         "of file (%" PRIu64 "). Image has probably been truncated.",
+                         i, off + block_length - 1, fsize);
+            ret = -EINVAL;
+            if (!errcnt)
+                break;
+            (*errcnt)++;
+        }
+        if (payblocks--) {
+            if (region_overlaps(s, off, s->block_size)) {
+                ret = -EINVAL;
+                if (!errcnt)
+                    break;
+                (*errcnt)++;
+            }
+        } else {
+            payblocks = s->chunk_ratio;
+        }
     }
-    bool payload = (i + 1) % (s->chunk_ratio + 1) != 0;
-    return payload && region_overlaps(s, off, s->block_size) ? -EINVAL : 0;
+    return ret;
 }
 
 static int vhdx_load_bat(struct node *n, struct vhdx_state *s, const struct vhdx_layout *l)
@@ -394,8 +753,6 @@ static int vhdx_load_bat(struct node *n, struct vhdx_state *s, const struct vhdx
     for (uint64_t i = 0; ret == 0 && i < s->bat_loaded; i++)
         s->bat[i] = get_le64(raw + 8 * i);
     free(raw);
-    for (uint64_t i = 0; ret == 0 && i < s->bat_loaded; i++)
-        ret = vhdx_check_bat_entry(s, i, fsize);
     return ret;
 }
 
@@ -404,7 +761,7 @@ static void put_checksum(uint8_t *buf, size_t len, size_t csum_off);
 
 /* Write the non-current header as the new current one, with a higher sequence number, this
  * session's file write GUID and optionally a new data write GUID (the spec's update procedure). */
-static int vhdx_update_header(struct node *n, bool new_data_guid)
+static int vhdx_update_header(struct node *n, bool new_data_guid, const uint8_t *log_guid)
 {
     struct vhdx_state *s = st(n);
     int slot = 1 - s->cur;
@@ -419,6 +776,8 @@ static int vhdx_update_header(struct node *n, bool new_data_guid)
         memcpy(buf + 16, s->session_guid, 16);
         if (new_data_guid)
             random_guid(buf + 32);
+        if (log_guid)
+            memcpy(buf + 48, log_guid, 16);
         put_checksum(buf, HEADER_SIZE, 4);
         ret = node_pwrite(n->file, off, HEADER_LEN, buf);
     }
@@ -433,10 +792,10 @@ static int vhdx_update_header(struct node *n, bool new_data_guid)
 }
 
 /* Both headers are updated so that each holds valid, current information. */
-static int vhdx_update_headers(struct node *n, bool new_data_guid)
+static int vhdx_update_headers(struct node *n, bool new_data_guid, const uint8_t *log_guid)
 {
-    int ret = vhdx_update_header(n, new_data_guid);
-    return ret < 0 ? ret : vhdx_update_header(n, new_data_guid);
+    int ret = vhdx_update_header(n, new_data_guid, log_guid);
+    return ret < 0 ? ret : vhdx_update_header(n, new_data_guid, log_guid);
 }
 
 static int vhdx_open(struct node *n, struct opts *opts, struct error **errp)
@@ -456,7 +815,10 @@ static int vhdx_open(struct node *n, struct opts *opts, struct error **errp)
         goto fail;
     if ((ret = vhdx_parse_headers(n, hdr, &s->cur, errp)) < 0)
         return ret;
-    if ((ret = vhdx_check_log(n, s, hdr, errp)) < 0)
+    memcpy(s->hdr, hdr, HEADER_LEN);
+    region_add(s, get_le64(hdr + 72), get_le32(hdr + 68));
+    random_guid(s->session_guid);
+    if ((ret = vhdx_parse_log(n, s, errp)) < 0)
         return ret;
     if ((ret = vhdx_parse_regions(n, s, &l)) < 0 ||
         (ret = vhdx_parse_metadata(n, s, &l, &disk_size)) < 0)
@@ -467,14 +829,14 @@ static int vhdx_open(struct node *n, struct opts *opts, struct error **errp)
         goto fail;
     }
     s->bat_entries = blocks ? blocks + (blocks - 1) / s->chunk_ratio : 0;
+    n->size = disk_size / 512 * 512;
     if ((ret = vhdx_load_bat(n, s, &l)) < 0)
         goto fail;
-    memcpy(s->hdr, hdr, HEADER_LEN);
+    if (!(n->flags & NODE_CHECK) && (ret = vhdx_check_bat(n, s, NULL)) < 0)
+        goto fail;
     s->bat_offset = l.bat_offset;
-    n->size = disk_size / 512 * 512;
     if (n->flags & NODE_RDWR) {
-        random_guid(s->session_guid);
-        ret = vhdx_update_headers(n, false);
+        ret = vhdx_update_headers(n, false, NULL);
         if (ret < 0) {
             error_setg_errno(errp, -ret, "Could not update the VHDX headers");
             return ret;
@@ -573,7 +935,7 @@ static int vhdx_pwrite(struct node *n, uint64_t off, uint64_t len, const void *b
     const uint8_t *p = buf;
     int ret = 0;
     if (!s->data_guid_done) {
-        ret = vhdx_update_headers(n, true);
+        ret = vhdx_update_headers(n, true, NULL);
         if (ret < 0)
             return ret;
         s->data_guid_done = true;
@@ -606,6 +968,18 @@ static int vhdx_pwrite(struct node *n, uint64_t off, uint64_t len, const void *b
         p += run;
         len -= run;
     }
+    return 0;
+}
+
+/* qemu's vhdx check: a log replayed by this (read-write) open counts as a repaired corruption;
+ * then the BAT is checked as open does, every error counted. Nothing else is repaired. */
+static int vhdx_check(struct node *n, struct check_result *res, int fix)
+{
+    (void)fix;
+    struct vhdx_state *s = st(n);
+    if (s->log_replayed)
+        res->corruptions_fixed++;
+    vhdx_check_bat(n, s, &res->corruptions);
     return 0;
 }
 
@@ -856,4 +1230,5 @@ const struct driver driver_vhdx = {
     .allocated_size = vhdx_allocated_size,
     .get_info = vhdx_get_info,
     .create = vhdx_create,
+    .check = vhdx_check,
 };
