@@ -26,8 +26,8 @@
 
 struct config {
     char *image, *mountpoint;
-    char *format, *backing, *snapshot, *overlay, *cache, *image_opts_str, *pidfile;
-    int rw, ro, force_share, salvage, growable, image_opts, help, version;
+    char *format, *backing, *snapshot, *overlay, *cache, *image_opts_str, *pidfile, *readahead;
+    int rw, ro, force_share, salvage, growable, image_opts, page_cache, help, version;
     int extra_args;
 };
 
@@ -44,6 +44,8 @@ static const struct fuse_opt cfg_opts[] = {
     { "cache=%s", offsetof(struct config, cache), 0 },
     { "image-opts=%s", offsetof(struct config, image_opts_str), 0 },
     { "pidfile=%s", offsetof(struct config, pidfile), 0 },
+    { "readahead=%s", offsetof(struct config, readahead), 0 },
+    CFG("page-cache", page_cache),
     CFG("force-share", force_share),
     CFG("salvage", salvage),
     CFG("growable", growable),
@@ -76,6 +78,8 @@ static void usage(FILE *out)
             "    salvage                 read corrupt regions as zeros instead of EIO\n"
             "    growable                writes past the end and truncate grow the image\n"
             "    pidfile=FILE            write the daemon's pid to FILE\n"
+            "    page-cache              read through the kernel page cache (mmap, caching)\n"
+            "    readahead=KIB           kernel read-ahead of a page-cache mount (root)\n"
             "    --object=secret,...     a secret for encrypted images\n\n");
 }
 
@@ -396,6 +400,55 @@ static int daemonise(const char *pidfile)
     return 0;
 }
 
+/* -o readahead=KIB: the kernel's read-ahead window of this mount, which it sets to at most 128 KiB
+ * whatever the INIT reply asks. The mount's backing device is the "MAJ:MIN" of our line in
+ * /proc/self/mountinfo (read, not stat(): the session loop does not run yet). */
+static int set_readahead(const char *mnt, unsigned long kib)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "r");
+    char line[8192], dev[64] = "", path[PATH_MAX + 64];
+    int ret = -1;
+    if (!f)
+        goto out;
+    while (fgets(line, sizeof(line), f)) {
+        char d[64], m[4096];
+        if (sscanf(line, "%*s %*s %63s %*s %4095s", d, m) == 2 && !strcmp(m, mnt) &&
+            strstr(line, " - fuse"))
+            snprintf(dev, sizeof(dev), "%s", d); /* the last one is ours */
+    }
+    fclose(f);
+    if (!dev[0]) {
+        errno = ENOENT;
+        goto out;
+    }
+    snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", dev);
+    f = fopen(path, "w");
+    if (!f)
+        goto out;
+    if (fprintf(f, "%lu\n", kib) < 0) {
+        fclose(f);
+        goto out;
+    }
+    ret = fclose(f) == 0 ? 0 : -1;
+out:
+    if (ret < 0)
+        error_report("Could not set the read-ahead of '%s': %s", mnt, strerror(errno));
+    return ret;
+}
+
+static int parse_readahead(const char *s, unsigned long *kib)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v == 0 || v > 1048576) {
+        error_report("Invalid readahead option: %s (expected KiB, 1 to 1048576)", s);
+        return -1;
+    }
+    *kib = v;
+    return 0;
+}
+
 static int run(struct fuse_args *args, struct fs *fs, struct config *c,
                struct fuse_cmdline_opts *cmd, const char *mnt)
 {
@@ -407,6 +460,8 @@ static int run(struct fuse_args *args, struct fs *fs, struct config *c,
         error_report("Cannot mount on '%s'", c->mountpoint);
         goto out_destroy;
     }
+    if (fs->readahead_kib && set_readahead(mnt, fs->readahead_kib) < 0)
+        goto out_unmount;
     fs->log_stderr = cmd->foreground || cmd->debug;
     if (!cmd->foreground) {
         if (daemonise(c->pidfile) < 0)
@@ -443,6 +498,10 @@ static int parse_args(struct fuse_args *args, struct config *c, struct fuse_cmdl
     }
     if (fuse_parse_cmdline(args, cmd) != 0)
         return 1;
+    if (c->readahead && !c->page_cache) {
+        error_report("readahead= applies to page-cache mounts only (add -o page-cache)");
+        return 1;
+    }
     if (!c->image || !c->mountpoint || c->extra_args) {
         error_report(c->extra_args ? "Too many arguments"
                                    : "Expecting an image file name and a mountpoint");
@@ -465,6 +524,9 @@ int main(int argc, char **argv)
     pthread_mutex_init(&fs.lock, NULL);
     if (parse_args(&args, &c, &cmd) != 0)
         goto out;
+    if (c.readahead && parse_readahead(c.readahead, &fs.readahead_kib) < 0)
+        goto out;
+    fs.page_cache = c.page_cache;
     if (check_mountpoint(c.mountpoint, &fs.dir_mode) < 0)
         goto out;
     mnt = realpath(c.mountpoint, NULL);
@@ -497,6 +559,7 @@ out:
     free(c.cache);
     free(c.image_opts_str);
     free(c.pidfile);
+    free(c.readahead);
     object_clear_all();
     return ret;
 }

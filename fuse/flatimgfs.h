@@ -22,6 +22,9 @@ struct fs {
     bool rw, growable, salvage, log_stderr;
     bool dir_mode;            /* mountpoint is a directory: show the whole tree */
     bool keep_cache;          /* nobody else writes the image: the page cache stays valid */
+    bool page_cache;          /* -o page-cache: reads go through the kernel page cache; otherwise
+                               * the views are opened with direct I/O (one request per read) */
+    unsigned long readahead_kib; /* -o readahead=: the kernel read-ahead of a page-cache mount */
     char *image;              /* absolute image path (or option string), for snapshot re-opens */
     char *fmt;
     struct opts *image_opts;  /* --image-opts / image-opts= keys, or NULL */

@@ -44,3 +44,4 @@ include tests/formats3.mk
 include tests/formats4.mk
 include tests/crypt.mk
 include tests/qcow2b.mk
+include tests/fuse2.mk

@@ -1,0 +1,6 @@
+# Tests of the second flatimgfs round (see tests/local.mk): read path modes, start-up and mount
+# helper paths, unprivileged mounts.
+FUSE2_TESTS = \
+	tests/fuse/direct-io.sh
+TESTS += $(FUSE2_TESTS)
+EXTRA_DIST += $(FUSE2_TESTS)
