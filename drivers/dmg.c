@@ -1,7 +1,8 @@
 /* Apple UDIF disk images, .dmg (read-only, qemu 7.2's block/dmg.c behaviour): a "koly" trailer in
- * the last 515 bytes, an XML property list whose <data> elements hold base64 "mish" blocks, each
- * a table of chunks (raw, zlib, zero, ignored). bzip2 and lzfse chunks are unknown, as in a qemu
- * without its dmg-bz2/dmg-lzfse modules; resource-fork (non-XML) images are not supported. */
+ * the last 515 bytes, then "mish" blocks, each a table of chunks (raw, zlib, zero, ignored), from
+ * the binary resource fork when there is one, else from the base64 <data> elements of the XML
+ * property list. bzip2 and lzfse chunks are unknown, as in Debian's qemu-img, which is built
+ * without its dmg-bz2/dmg-lzfse modules: a warning on open, EIO when read. */
 #include "config.h"
 
 #include <errno.h>
@@ -16,9 +17,13 @@
 #define UDZE 0x00000000u
 #define UDRW 0x00000001u
 #define UDIG 0x00000002u
-#define UDCO 0x80000005u
+#define UDCO 0x80000004u /* ADC: qemu has no decoder */
+#define UDZO 0x80000005u /* zlib */
 #define UDBZ 0x80000006u
 #define ULFO 0x80000007u
+#define UDCM 0x7ffffffeu /* comment */
+#define UDLE 0xffffffffu /* last entry */
+#define PLIST_MAX (16u * 1024 * 1024)
 #define DMG_LENGTHS_MAX (64u * 1024 * 1024)
 #define DMG_SECTORCOUNTS_MAX (DMG_LENGTHS_MAX / 512)
 #define MAX_LENGTH 0x7FFFFFFFC0000000ull
@@ -37,7 +42,7 @@ struct dmg_state {
     uint64_t max_compressed, max_sectors;
     uint8_t *compressed, *uncompressed;
     uint32_t current;          /* chunk held in uncompressed (n_chunks: none) */
-    bool warned_bz2, warned_lzfse;
+    bool warned_bz2, warned_lzfse, warned_unknown;
 };
 
 static int dmg_probe(const uint8_t *buf, size_t len, const char *filename)
@@ -114,7 +119,7 @@ static size_t b64_decode(const char *in, uint8_t *out)
 
 static bool known_type(uint32_t t)
 {
-    return t == UDZE || t == UDRW || t == UDIG || t == UDCO;
+    return t == UDZE || t == UDRW || t == UDIG || t == UDZO;
 }
 
 static int dmg_add_chunk(struct dmg_state *s, const uint8_t *e, uint64_t out_offset,
@@ -136,7 +141,7 @@ static int dmg_add_chunk(struct dmg_state *s, const uint8_t *e, uint64_t out_off
                      c->length, s->n_chunks, DMG_LENGTHS_MAX);
         return -EINVAL;
     }
-    if (c->type == UDCO) {
+    if (c->type == UDZO) {
         if (c->length > s->max_compressed)
             s->max_compressed = c->length;
         if (c->count > s->max_sectors)
@@ -148,10 +153,18 @@ static int dmg_add_chunk(struct dmg_state *s, const uint8_t *e, uint64_t out_off
     return 0;
 }
 
-/* qemu without its optional decompression modules warns once and skips such chunks. */
+/* qemu without its optional decompression modules warns once and skips such chunks; other
+ * unknown chunks likewise, comments and the end marker silently. */
 static void dmg_warn_unsupported(struct dmg_state *s, uint32_t type)
 {
-    if (type == UDBZ && !s->warned_bz2) {
+    if (type == UDCM || type == UDLE)
+        return;
+    if (type != UDBZ && type != ULFO) {
+        if (!s->warned_unknown)
+            warn_report("Image contains chunks of unknown type %" PRIx32 ", accessing them will "
+                        "result in I/O errors", type);
+        s->warned_unknown = true;
+    } else if (type == UDBZ && !s->warned_bz2) {
         s->warned_bz2 = true;
         warn_report("dmg-bzip2 module is missing, accessing bzip2 compressed blocks will result "
                     "in I/O errors");
@@ -186,13 +199,64 @@ static int dmg_read_mish(struct dmg_state *s, const uint8_t *b, size_t count)
     return 0;
 }
 
+static int read_be32(struct node *n, uint64_t off, uint32_t *v)
+{
+    uint8_t b[4];
+    int ret = node_pread(n->file, off, 4, b);
+    if (ret == 0)
+        *v = get_be32(b);
+    return ret;
+}
+
+/* The binary resource fork: its header gives where the resource data starts and how long it
+ * is; each resource there is a 32-bit length and that many bytes, read as a mish block (qemu's
+ * checks; the resource map after the data is ignored). */
+static int dmg_read_rsrc(struct node *n, struct dmg_state *s, uint64_t begin, uint64_t len)
+{
+    uint32_t data_off = 0, count = 0;
+    int ret = read_be32(n, begin, &data_off);
+    if (ret < 0)
+        return ret;
+    if (data_off > len)
+        return -EINVAL;
+    if ((ret = read_be32(n, begin + 8, &count)) < 0)
+        return ret;
+    if (count == 0 || (uint32_t)(data_off + count) > len) /* 32-bit sum, as in qemu */
+        return -EINVAL;
+    uint64_t off = begin + data_off, end = off + count;
+    uint8_t *buf = NULL;
+    while (off < end) {
+        if ((ret = read_be32(n, off, &count)) < 0)
+            break;
+        if (count == 0 || count > end - off) {
+            ret = -EINVAL;
+            break;
+        }
+        off += 4;
+        uint8_t *nb = realloc(buf, count);
+        if (!nb) {
+            ret = -ENOMEM;
+            break;
+        }
+        buf = nb;
+        if ((ret = node_pread(n->file, off, count, buf)) < 0 ||
+            (ret = dmg_read_mish(s, buf, count)) < 0)
+            break;
+        off += count;
+    }
+    free(buf);
+    return ret;
+}
+
 static int dmg_read_plist(struct node *n, struct dmg_state *s, uint64_t off, uint64_t len)
 {
-    if (len > MAX_REQUEST)
-        return -EIO;
+    if (len == 0 || len > PLIST_MAX)
+        return -EINVAL;
     char *xml = malloc(len + 1);
     uint8_t *mish = malloc(len + 1);
-    int ret = xml && mish ? node_pread(n->file, off, len, xml) : -ENOMEM;
+    int ret = xml && mish ? 0 : -ENOMEM;
+    if (ret == 0 && node_pread(n->file, off, len, xml) < 0)
+        ret = -EINVAL;
     if (ret < 0)
         goto out;
     xml[len] = '\0';
@@ -231,10 +295,12 @@ static int dmg_read_trailer(struct node *n, struct dmg_state *s, uint64_t koly,
         xml_off >= koly || xml_len > koly - xml_off || sectors > INT64_MAX)
         return -EINVAL;
     if (rsrc_len != 0)
-        return -ENOTSUP; /* resource-fork images: not supported */
-    if (xml_len == 0)
-        return -EINVAL;
-    if ((ret = dmg_read_plist(n, s, xml_off, xml_len)) < 0)
+        ret = dmg_read_rsrc(n, s, rsrc_off, rsrc_len);
+    else if (xml_len != 0)
+        ret = dmg_read_plist(n, s, xml_off, xml_len);
+    else
+        ret = -EINVAL;
+    if (ret < 0)
         return ret;
     if (sectors > MAX_LENGTH / 512) {
         error_setg_errno(errp, EFBIG, "Could not refresh total sector count");
@@ -315,7 +381,7 @@ static int dmg_load_chunk(struct node *n, uint32_t i)
         memset(s->uncompressed, 0, 512 * s->max_sectors);
         return node_pread(n->file, c->offset, c->length, s->uncompressed) < 0 ? -EIO : 0;
     }
-    if (c->type != UDCO)
+    if (c->type != UDZO)
         return 0;
     if (node_pread(n->file, c->offset, c->length, s->compressed) < 0)
         return -EIO;

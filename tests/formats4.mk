@@ -8,6 +8,7 @@ FORMATS4_TESTS = \
 	tests/cli/vdi-check.sh \
 	tests/cli/vmdk-check.sh \
 	tests/cli/vhdx-log.sh \
-	tests/cli/vhdx-check.sh
+	tests/cli/vhdx-check.sh \
+	tests/cli/dmg-rsrc.sh
 TESTS += $(FORMATS4_TESTS)
 EXTRA_DIST += $(FORMATS4_TESTS)

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Build a UDIF (.dmg) image with an XML property list of base64 "mish" blocks and a "koly"
 trailer (the layout qemu's block/dmg.c reads: raw, zlib, zero and ignored chunks, a comment
-chunk and the end marker) and the raw data it must read as: gen-dmg.py IMAGE RAW [VARIANT]."""
+chunk and the end marker) and the raw data it must read as: gen-dmg.py IMAGE RAW [VARIANT].
+Variants "rsrc" and "rsrcxml" store the mish blocks in a binary resource fork instead (Apple's
+resource file layout: a 16-byte header giving the data and map offsets and lengths, then each
+resource preceded by its 32-bit length), "rsrcxml" keeping an XML list that must be ignored;
+"adc" and "unknown" put chunks of types qemu does not know in place of the ignored ones."""
 import base64
 import struct
 import sys
@@ -58,6 +62,12 @@ for part in range(2):
             cnt += 4                      # claims more sectors than it stores
         if typ == UDIG and variant == "bz2":
             typ = 0x80000006              # bzip2: unknown without qemu's module, skipped
+        if typ == UDIG and variant == "lzfse":
+            typ = 0x80000007              # lzfse: likewise
+        if typ == UDIG and variant == "adc":
+            typ = 0x80000004              # ADC: qemu has no decoder at all
+        if typ == UDIG and variant == "unknown":
+            typ = 0x12345678
         mish += struct.pack(">IIQQQQ", typ, 0, s, cnt, off, ln)
     blocks.append(bytes(mish))
 
@@ -73,15 +83,31 @@ plist.append("<dict><key>Data</key><data>%s</data></dict>" % base64.b64encode(b"
 plist.append("</array></dict></dict></plist>\n")
 xml = "\n".join(plist).encode()
 
+rsrc = b""
+if variant.startswith("rsrc"):
+    # resource data: the mish blocks and one other resource, each with its length first
+    res = [blocks[0], b"plst" + bytes(60), blocks[1]]
+    rdata = b"".join(struct.pack(">I", len(r)) + r for r in res)
+    rmap = b"MAP!" * 8                    # the resource map: qemu ignores it
+    rsrc = struct.pack(">IIII", 256, 256 + len(rdata), len(rdata), len(rmap)).ljust(256, b"\0")
+    rsrc += rdata + rmap
+    if variant == "rsrc":
+        xml = b""
+    else:
+        xml = xml.replace(b"<data>", b"<data>AAAA", 1)   # would be wrong if read
+
 data_offset = 0
-xml_offset = len(data_fork)
+rsrc_offset = len(data_fork)
+xml_offset = rsrc_offset + len(rsrc)
 koly = bytearray(512)
 struct.pack_into(">4sII", koly, 0, b"koly", 4, 512)
-struct.pack_into(">QQ", koly, 0x18, data_offset, len(data_fork))
-struct.pack_into(">QQ", koly, 0xD8, xml_offset, len(xml))
+struct.pack_into(">QQQQ", koly, 0x18, data_offset, len(data_fork), rsrc_offset if rsrc else 0,
+                 len(rsrc))
+struct.pack_into(">QQ", koly, 0xD8, xml_offset if xml else 0, len(xml))
 struct.pack_into(">Q", koly, 0x1EC, sector)
 with open(img, "wb") as f:
     f.write(data_fork)
+    f.write(rsrc)
     f.write(xml)
     if variant == "odd":
         f.write(b"x" * 3)                 # the trailer need not be sector aligned
