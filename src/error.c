@@ -10,6 +10,7 @@
 
 struct error {
     char *msg;
+    char *hint; /* printed after the message by error_report_err, as qemu does */
 };
 
 /* The one process-wide setting besides the driver registry: written once in main(). */
@@ -33,6 +34,7 @@ static void error_set_msg(struct error **errp, char *msg)
     if (!err)
         abort();
     err->msg = msg;
+    err->hint = NULL;
     *errp = err;
 }
 
@@ -74,6 +76,22 @@ void error_prepend(struct error **errp, const char *fmt, ...)
     (*errp)->msg = msg;
 }
 
+void error_append_hint(struct error **errp, const char *fmt, ...)
+{
+    if (!errp || !*errp)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *more = vformat(fmt, ap);
+    va_end(ap);
+    char *hint = NULL;
+    if (asprintf(&hint, "%s%s", (*errp)->hint ? (*errp)->hint : "", more) < 0)
+        abort();
+    free(more);
+    free((*errp)->hint);
+    (*errp)->hint = hint;
+}
+
 void error_propagate(struct error **dst, struct error *src)
 {
     if (!src)
@@ -95,6 +113,7 @@ void error_free(struct error *err)
     if (!err)
         return;
     free(err->msg);
+    free(err->hint);
     free(err);
 }
 
@@ -139,5 +158,7 @@ void error_report_err(struct error *err)
     if (!err)
         return;
     error_report("%s", err->msg);
+    if (err->hint)
+        fputs(err->hint, stderr);
     error_free(err);
 }

@@ -17,6 +17,8 @@ void error_setg(struct error **errp, const char *fmt, ...) PRINTF_FMT(2, 3);
 void error_setg_errno(struct error **errp, int errnum, const char *fmt, ...) PRINTF_FMT(3, 4);
 /* Prefix an existing error's message. */
 void error_prepend(struct error **errp, const char *fmt, ...) PRINTF_FMT(2, 3);
+/* Add to the hint printed after the message by error_report_err (qemu's error_append_hint). */
+void error_append_hint(struct error **errp, const char *fmt, ...) PRINTF_FMT(2, 3);
 /* Move src into *dst (or free it when dst is NULL or already set). */
 void error_propagate(struct error **dst, struct error *src);
 const char *error_msg(const struct error *err);

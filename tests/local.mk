@@ -45,3 +45,4 @@ include tests/formats4.mk
 include tests/crypt.mk
 include tests/qcow2b.mk
 include tests/fuse2.mk
+include tests/check.mk

@@ -219,7 +219,7 @@ static int check_features(struct qcow2 *s, const uint8_t *h, int flags, struct e
         report_unsupported(errp, table, table_len, s->incompat & ~INCOMPAT_KNOWN);
         return -ENOTSUP;
     }
-    if ((s->incompat & INCOMPAT_CORRUPT) && (flags & NODE_RDWR)) {
+    if ((s->incompat & INCOMPAT_CORRUPT) && (flags & NODE_RDWR) && !(flags & NODE_CHECK)) {
         error_setg(errp, "qcow2: Image is corrupt; cannot be opened read/write");
         return -EACCES;
     }
@@ -270,7 +270,7 @@ static int check_tables(struct node *n, struct qcow2 *s, const uint8_t *h, struc
         error_setg(errp, "Reference count table too large");
         return -EINVAL;
     }
-    if (s->rt_clusters == 0 && !(s->incompat & INCOMPAT_CORRUPT)) {
+    if (s->rt_clusters == 0 && !(n->flags & NODE_CHECK)) {
         error_setg(errp, "Image does not contain a reference count table");
         return -EINVAL;
     }
@@ -278,8 +278,11 @@ static int check_tables(struct node *n, struct qcow2 *s, const uint8_t *h, struc
         error_setg(errp, "Reference count table offset invalid");
         return -EINVAL;
     }
-    s->nb_snapshots = get_be32(h + 60);
-    s->snapshots_offset = get_be64(h + 64);
+    /* check reads the snapshot table itself, leniently (qemu's BDRV_O_CHECK open skips it) */
+    if (!(n->flags & NODE_CHECK)) {
+        s->nb_snapshots = get_be32(h + 60);
+        s->snapshots_offset = get_be64(h + 64);
+    }
     if (s->nb_snapshots > QCOW2_MAX_SNAPSHOTS) {
         error_setg(errp, "Snapshot table too large");
         return -EINVAL;
@@ -508,6 +511,7 @@ void qcow2_signal_corruption(struct qcow2 *s, const char *fmt, ...)
     }
     fprintf(stderr, "qcow2: Marking image as corrupt: %s; further corruption events will be "
                     "suppressed\n", msg);
+    s->fatal_corruption = true;
     (void)qcow2_set_incompat(s, s->incompat | INCOMPAT_CORRUPT);
     s->incompat |= INCOMPAT_CORRUPT;
 }

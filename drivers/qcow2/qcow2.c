@@ -164,7 +164,8 @@ static int qcow2_open(struct node *n, struct opts *opts, struct error **errp)
         return ret;
     if ((ret = open_data_file(n, s, opts, errp)) < 0)
         return ret;
-    if (s->writable && (s->incompat & INCOMPAT_DIRTY) && (ret = qcow2_repair_dirty(n)) < 0) {
+    if (s->writable && (s->incompat & INCOMPAT_DIRTY) && !(n->flags & NODE_CHECK) &&
+        (ret = qcow2_repair_dirty(n)) < 0) {
         error_setg_errno(errp, -ret, "Could not repair dirty image");
         return ret;
     }
@@ -188,7 +189,8 @@ static void qcow2_close(struct node *n)
         return;
     if (s->writable && s->tracking && !(s->incompat & INCOMPAT_CORRUPT))
         (void)qcow2_bitmaps_track_stop(s);
-    if (s->writable && s->l2_cache && s->rc_cache && qcow2_flush_metadata(s) == 0 &&
+    if (s->writable && !s->fatal_corruption && s->l2_cache && s->rc_cache &&
+        qcow2_flush_metadata(s) == 0 &&
         s->marked_dirty && node_flush(n->file) == 0)
         (void)qcow2_set_incompat(s, s->incompat & ~INCOMPAT_DIRTY);
     if (s->data && s->data != n->file)
@@ -208,6 +210,8 @@ static void qcow2_close(struct node *n)
 static int qcow2_flush(struct node *n)
 {
     struct qcow2 *s = qcow2_state(n);
+    if (s->fatal_corruption)
+        return 0; /* qemu has dropped the node: its caches are never written */
     pthread_mutex_lock(&s->lock);
     int ret = qcow2_flush_metadata(s);
     pthread_mutex_unlock(&s->lock);

@@ -161,6 +161,8 @@ struct qcow2 {
     bool rc_unsynced;           /* refcount changes not yet behind a flush barrier */
     bool prealloc_checked, metadata_prealloc; /* qemu's metadata preallocation detection */
     bool writable;
+    bool fatal_corruption;      /* corruption signalled on a writable image: like qemu, which
+                                 * then drops the node, nothing more is flushed or checked */
 };
 
 static inline struct qcow2 *qcow2_state(struct node *n)
@@ -213,6 +215,12 @@ void qcow2_refcount_set_entry(const struct qcow2 *s, uint8_t *block, uint64_t id
 
 /* snapshot.c */
 int qcow2_read_snapshots(struct qcow2 *s, struct error **errp);
+/* check's lenient read: with repair, oversized extra data is cut and overhanging entries dropped
+ * (counted in *dropped and *reduced) instead of failing. */
+int qcow2_read_snapshots_repair(struct qcow2 *s, bool repair, int *reduced, int *dropped,
+                                struct error **errp);
+/* Rewrite the whole snapshot table from s->snaps in new clusters (qemu's qcow2_write_snapshots). */
+int qcow2_write_snapshot_table(struct qcow2 *s);
 void qcow2_free_snapshots(struct qcow2 *s);
 int qcow2_snapshot_list(struct node *n, struct snapshot_info **list, int *count);
 int qcow2_snapshot_create(struct node *n, struct snapshot_info *sn, struct error **errp);

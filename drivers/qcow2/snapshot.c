@@ -38,8 +38,10 @@ static char *read_str(struct qcow2 *s, uint64_t off, uint16_t len, int *ret)
     return p;
 }
 
+/* One entry at *off (8-aligned by the caller). With repair (check -r all), extra data beyond
+ * qemu's maximum is cut to it instead of failing, as qemu's qcow2_do_read_snapshots does. */
 static int read_one(struct qcow2 *s, struct qcow2_snapshot *sn, uint64_t *off, uint32_t i,
-                    struct error **errp)
+                    bool repair, int *dropped, struct error **errp)
 {
     uint8_t h[SN_HEADER];
     int ret = node_pread(s->node->file, *off, SN_HEADER, h);
@@ -55,9 +57,18 @@ static int read_one(struct qcow2 *s, struct qcow2_snapshot *sn, uint64_t *off, u
     sn->extra_size = get_be32(h + 36);
     sn->disk_size = s->node->size;
     sn->icount = UINT64_MAX;
+    uint64_t on_disk_extra = sn->extra_size;
     if (sn->extra_size > SN_MAX_EXTRA) {
-        error_setg(errp, "Too much extra metadata in snapshot table entry %" PRIu32, i);
-        return -EFBIG;
+        if (!repair) {
+            error_setg(errp, "Too much extra metadata in snapshot table entry %" PRIu32, i);
+            error_append_hint(errp, "You can force-remove this extra metadata with qemu-img "
+                                    "check -r all\n");
+            return -EFBIG;
+        }
+        fprintf(stderr, "Discarding too much extra metadata in snapshot table entry %" PRIu32
+                        " (%" PRIu32 " > %u)\n", i, sn->extra_size, SN_MAX_EXTRA);
+        (*dropped)++;
+        sn->extra_size = SN_MAX_EXTRA;
     }
     *off += SN_HEADER;
     sn->extra = calloc(1, sn->extra_size ? sn->extra_size : 1);
@@ -71,7 +82,7 @@ static int read_one(struct qcow2 *s, struct qcow2_snapshot *sn, uint64_t *off, u
         sn->disk_size = get_be64(sn->extra + 8);
     if (sn->extra_size >= 24)
         sn->icount = get_be64(sn->extra + 16);
-    *off += sn->extra_size;
+    *off += on_disk_extra;
     sn->id = read_str(s, *off, id_len, &ret);
     if (ret < 0)
         goto read_error;
@@ -80,32 +91,63 @@ static int read_one(struct qcow2 *s, struct qcow2_snapshot *sn, uint64_t *off, u
     if (ret < 0)
         goto read_error;
     *off += name_len;
-    *off = (*off + 7) & ~7ull;
-    if (*off - s->snapshots_offset > SN_MAX_TABLE) {
-        error_setg(errp, "Snapshot table exceeds the maximum size");
-        return -EFBIG;
-    }
     return 0;
 read_error:
     error_setg_errno(errp, ret, "Failed to read snapshot table");
     return ret;
 }
 
-int qcow2_read_snapshots(struct qcow2 *s, struct error **errp)
+int qcow2_read_snapshots_repair(struct qcow2 *s, bool repair, int *reduced, int *dropped,
+                                struct error **errp)
 {
+    s->snapshots_size = 0;
     if (!s->nb_snapshots)
         return 0;
     s->snaps = calloc(s->nb_snapshots, sizeof(*s->snaps));
     if (!s->snaps)
         return -ENOMEM;
-    uint64_t off = s->snapshots_offset;
+    uint64_t off = s->snapshots_offset, table_len = 0;
     for (uint32_t i = 0; i < s->nb_snapshots; i++) {
-        int ret = read_one(s, &s->snaps[i], &off, i, errp);
-        if (ret < 0)
+        uint64_t pre = off;
+        off = (off + 7) & ~7ull;
+        table_len = (table_len + 7) & ~7ull;
+        int ret = read_one(s, &s->snaps[i], &off, i, repair, dropped, errp);
+        if (ret < 0) {
+            qcow2_free_snapshots(s);
             return ret;
+        }
+        const struct qcow2_snapshot *sn = &s->snaps[i];
+        table_len += SN_HEADER + sn->extra_size + strlen(sn->id) + strlen(sn->name);
+        if (table_len > SN_MAX_TABLE || off - s->snapshots_offset > INT32_MAX) {
+            if (!repair) {
+                error_setg(errp, "Snapshot table is too big");
+                error_append_hint(errp, "You can force-remove all %u overhanging snapshots with "
+                                        "qemu-img check -r all\n", s->nb_snapshots - i);
+                qcow2_free_snapshots(s);
+                return -EFBIG;
+            }
+            fprintf(stderr, "Discarding %u overhanging snapshots (snapshot table is too big)\n",
+                    s->nb_snapshots - i);
+            *reduced += (int)(s->nb_snapshots - i);
+            for (uint32_t j = i; j < s->nb_snapshots; j++) {
+                free(s->snaps[j].id);
+                free(s->snaps[j].name);
+                free(s->snaps[j].extra);
+                memset(&s->snaps[j], 0, sizeof(s->snaps[j]));
+            }
+            s->nb_snapshots = i;
+            off = pre;
+            break;
+        }
     }
     s->snapshots_size = off - s->snapshots_offset;
     return 0;
+}
+
+int qcow2_read_snapshots(struct qcow2 *s, struct error **errp)
+{
+    int reduced = 0, dropped = 0;
+    return qcow2_read_snapshots_repair(s, false, &reduced, &dropped, errp);
 }
 
 int qcow2_snapshot_list(struct node *n, struct snapshot_info **list, int *count)
@@ -264,38 +306,65 @@ static int check_headroom(struct qcow2 *s)
     return 0;
 }
 
-static uint64_t entry_size(const struct qcow2_snapshot *sn)
+/* Drop the old table's clusters as qemu's qcow2_free_clusters does: all or none, and a failure
+ * is only reported (the clusters leak), never returned. */
+static void free_old_table(struct qcow2 *s, uint64_t first, uint64_t last)
 {
-    uint64_t len = SN_HEADER + sn->extra_size + strlen(sn->id) + strlen(sn->name);
-    return (len + 7) & ~7ull;
+    int ret = 0;
+    for (uint64_t c = first; c <= last && ret == 0; c++) {
+        uint64_t rc;
+        ret = qcow2_get_refcount(s, c, &rc);
+        if (ret == 0 && rc == 0)
+            ret = -EINVAL;
+    }
+    for (uint64_t c = first; c <= last && ret == 0; c++)
+        ret = qcow2_update_refcount(s, c, -1);
+    if (ret < 0)
+        fprintf(stderr, "qcow2_free_clusters failed: %s\n", strerror(-ret));
 }
 
-/* Write the table for snaps[0..count) to new clusters and point the header at it. */
+/* qemu's qcow2_write_snapshots layout: entries 8-aligned, at least the 24 bytes of known extra
+ * data each (written from the parsed fields), unknown extra data kept after them. */
+static uint64_t extra_len(const struct qcow2_snapshot *sn)
+{
+    return sn->extra_size > 24 ? sn->extra_size : 24;
+}
+
 static int write_table(struct qcow2 *s, struct qcow2_snapshot *snaps, uint32_t count)
 {
     uint64_t size = 0;
     for (uint32_t i = 0; i < count; i++)
-        size += entry_size(&snaps[i]);
+        size = ((size + 7) & ~7ull) + SN_HEADER + extra_len(&snaps[i]) + strlen(snaps[i].id) +
+               strlen(snaps[i].name);
+    if (size > SN_MAX_TABLE)
+        return -EFBIG;
     uint8_t *buf = calloc(1, size ? size : 1);
     if (!buf)
         return -ENOMEM;
     uint64_t off = 0;
     for (uint32_t i = 0; i < count; i++) {
         const struct qcow2_snapshot *sn = &snaps[i];
+        off = (off + 7) & ~7ull;
         uint8_t *p = buf + off;
+        size_t id_len = strlen(sn->id), name_len = strlen(sn->name);
+        uint64_t ex = extra_len(sn);
         put_be64(p, sn->l1_offset);
         put_be32(p + 8, sn->l1_size);
-        put_be16(p + 12, (uint16_t)strlen(sn->id));
-        put_be16(p + 14, (uint16_t)strlen(sn->name));
+        put_be16(p + 12, (uint16_t)id_len);
+        put_be16(p + 14, (uint16_t)name_len);
         put_be32(p + 16, sn->date_sec);
         put_be32(p + 20, sn->date_nsec);
         put_be64(p + 24, sn->vm_clock_nsec);
         put_be32(p + 32, sn->vm_state_size > UINT32_MAX ? 0 : (uint32_t)sn->vm_state_size);
-        put_be32(p + 36, sn->extra_size);
-        memcpy(p + SN_HEADER, sn->extra, sn->extra_size);
-        memcpy(p + SN_HEADER + sn->extra_size, sn->id, strlen(sn->id));
-        memcpy(p + SN_HEADER + sn->extra_size + strlen(sn->id), sn->name, strlen(sn->name));
-        off += entry_size(sn);
+        put_be32(p + 36, (uint32_t)ex);
+        put_be64(p + SN_HEADER, sn->vm_state_size);
+        put_be64(p + SN_HEADER + 8, sn->disk_size);
+        put_be64(p + SN_HEADER + 16, sn->icount);
+        if (sn->extra_size > 24)
+            memcpy(p + SN_HEADER + 24, sn->extra + 24, sn->extra_size - 24);
+        memcpy(p + SN_HEADER + ex, sn->id, id_len);
+        memcpy(p + SN_HEADER + ex + id_len, sn->name, name_len);
+        off += SN_HEADER + ex + id_len + name_len;
     }
     int64_t table = 0;
     int ret = 0;
@@ -319,12 +388,16 @@ static int write_table(struct qcow2 *s, struct qcow2_snapshot *snaps, uint32_t c
     uint64_t old = s->snapshots_offset, old_size = s->snapshots_size;
     s->snapshots_offset = (uint64_t)table;
     s->snapshots_size = size;
-    for (uint64_t c = old >> s->cluster_bits;
-         old_size && ret == 0 && c <= (old + old_size - 1) >> s->cluster_bits; c++)
-        ret = qcow2_update_refcount(s, c, -1);
+    if (old_size)
+        free_old_table(s, old >> s->cluster_bits, (old + old_size - 1) >> s->cluster_bits);
 out:
     free(buf);
     return ret;
+}
+
+int qcow2_write_snapshot_table(struct qcow2 *s)
+{
+    return write_table(s, s->snaps, s->nb_snapshots);
 }
 
 static int find_snapshot(struct qcow2 *s, const char *id, const char *name)

@@ -1,0 +1,6 @@
+# Tests of the check work (see tests/local.mk): qcow2 check and repair against qemu-img on damaged
+# images, and the side-by-side sweeps of the inspection commands over every format.
+CHECK_TESTS = \
+	tests/cli/qcow2-check-repair.sh
+TESTS += $(CHECK_TESTS)
+EXTRA_DIST += $(CHECK_TESTS) tests/cli/qcow2-damage.py
