@@ -261,8 +261,11 @@ static void list_layers_and_snapshots(struct fs *fs)
         fs->nsnaps = 0;
     fs->snap_names = calloc((size_t)fs->nsnaps + 1, sizeof(char *));
     fs->snap_nodes = calloc((size_t)fs->nsnaps + 1, sizeof(struct node *));
-    if (!fs->snap_names || !fs->snap_nodes)
+    fs->snap_data = calloc((size_t)fs->nsnaps + 1, sizeof(int64_t));
+    if (!fs->snap_names || !fs->snap_nodes || !fs->snap_data)
         abort();
+    for (int i = 0; i < fs->nsnaps; i++)
+        fs->snap_data[i] = -1;
     for (int i = 0; i < fs->nsnaps; i++) {
         const char *nm = fs->snaps[i].name && fs->snaps[i].name[0] && !strchr(fs->snaps[i].name, '/')
                              ? fs->snaps[i].name : fs->snaps[i].id;
@@ -326,6 +329,7 @@ static void fs_close(struct fs *fs)
         snapshot_info_list_free(fs->snaps, fs->nsnaps);
     free(fs->snap_names);
     free(fs->snap_nodes);
+    free(fs->snap_data);
     for (int i = 0; i < fs->nlayers; i++)
         free(fs->layer_names[i]);
     if (fs->top && fs->rw && node_flush(fs->top) < 0)
@@ -364,8 +368,10 @@ static int write_pidfile(const char *path)
     return 0;
 }
 
-/* Fork; the parent exits 0 once the child has detached and written the pidfile, 1 if it failed.
- * Returns in the child with the write end of the handshake pipe. */
+/* Fork; the parent exits 0 once the child has answered the kernel's FUSE INIT (fs_init writes
+ * the byte), 1 if the child ends before. Until INIT is answered, the first access to the mount
+ * would wait on the daemon: a returning flatimgfs means a mount that answers. Returns in the child
+ * with the write end of the handshake pipe. */
 static int daemonise(const char *pidfile)
 {
     int p[2];
@@ -393,11 +399,7 @@ static int daemonise(const char *pidfile)
         if (nul > STDERR_FILENO)
             close(nul);
     }
-    ok = 1;
-    if (write(p[1], &ok, 1) != 1)
-        return -1;
-    close(p[1]);
-    return 0;
+    return p[1];
 }
 
 /* -o readahead=KIB: the kernel's read-ahead window of this mount, which it sets to at most 128 KiB
@@ -464,7 +466,8 @@ static int run(struct fuse_args *args, struct fs *fs, struct config *c,
         goto out_unmount;
     fs->log_stderr = cmd->foreground || cmd->debug;
     if (!cmd->foreground) {
-        if (daemonise(c->pidfile) < 0)
+        fs->ready_fd = daemonise(c->pidfile);
+        if (fs->ready_fd < 0)
             goto out_unmount;
     } else if (c->pidfile && write_pidfile(c->pidfile) < 0) {
         goto out_unmount;
@@ -522,6 +525,7 @@ int main(int argc, char **argv)
 
     error_set_progname(argv[0]);
     pthread_mutex_init(&fs.lock, NULL);
+    fs.ready_fd = -1;
     if (parse_args(&args, &c, &cmd) != 0)
         goto out;
     if (c.readahead && parse_readahead(c.readahead, &fs.readahead_kib) < 0)

@@ -40,11 +40,14 @@ struct fs {
     struct snapshot_info *snaps;
     char **snap_names;        /* "<name>.raw" */
     struct node **snap_nodes; /* opened on first use, under lock */
+    int64_t *snap_data;       /* bytes of each snapshot that read as data, -1 until asked */
 
     pthread_mutex_t lock;     /* partitions table, snapshot nodes, open handles */
     struct handle *handles;   /* open files and directories (ops.c) */
     int nparts;
     struct partition parts[PART_MAX];
+    int64_t part_data[PART_MAX]; /* bytes of each partition that read as data, -1 until asked */
+    int ready_fd;             /* daemonising: the pipe to the waiting parent, -1 when done */
 };
 
 extern const struct fuse_operations flatimgfs_ops;

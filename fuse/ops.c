@@ -67,6 +67,8 @@ void fs_read_partitions(struct fs *fs)
     pthread_mutex_lock(&fs->lock);
     fs->nparts = n < 0 ? 0 : n;
     memcpy(fs->parts, parts, sizeof(parts[0]) * (size_t)fs->nparts);
+    for (int i = 0; i < PART_MAX; i++)
+        fs->part_data[i] = -1;
     pthread_mutex_unlock(&fs->lock);
 }
 
@@ -280,6 +282,45 @@ static void fill_stat(struct fs *fs, struct stat *st, mode_t mode, uint64_t size
     st->st_ctim = fs->image_st.st_ctim;
 }
 
+/* Bytes of [off, off + len) of n's view through its chain that read as data: the space of a view
+ * that has no file of its own (a partition, a snapshot), -1 on error. */
+static int64_t data_bytes(struct node *n, uint64_t off, uint64_t len)
+{
+    int64_t total = 0;
+    while (len) {
+        struct block_status bs;
+        if (node_block_status_above(n, NULL, off, len, &bs, NULL) < 0)
+            return -1;
+        if (bs.len == 0)
+            break; /* past the end: zeros */
+        uint64_t l = bs.len < len ? bs.len : len;
+        if ((bs.flags & BS_DATA) && !(bs.flags & BS_ZERO))
+            total += (int64_t)l;
+        off += l;
+        len -= l;
+    }
+    return total;
+}
+
+/* st_blocks of a partition or a snapshot, from block status; cached (the partition cache is reset
+ * when the table is read again on a writable mount, where writes also make it stale: not cached). */
+static int64_t view_data_bytes(struct fs *fs, struct view v)
+{
+    int64_t *slot = v.kind == V_PART ? &fs->part_data[v.index] : &fs->snap_data[v.index];
+    uint64_t base, size;
+    pthread_mutex_lock(&fs->lock);
+    int64_t cached = *slot;
+    pthread_mutex_unlock(&fs->lock);
+    if (cached >= 0 && !(v.kind == V_PART && fs->rw))
+        return cached;
+    struct node *n = view_node(fs, v, &base, &size);
+    int64_t bytes = n ? data_bytes(n, base, size) : -1;
+    pthread_mutex_lock(&fs->lock);
+    *slot = bytes;
+    pthread_mutex_unlock(&fs->lock);
+    return bytes;
+}
+
 /* With nullpath_ok, calls on an open file may come without a path: use the handle's view. */
 static struct view view_of(struct fs *fs, const char *path, const struct fuse_file_info *fi)
 {
@@ -319,10 +360,14 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
         fill_stat(fs, st, file_mode, size, node_allocated_size(n));
         return 0;
     }
-    default:
+    case V_PART: case V_SNAP: {
+        int64_t bytes = view_data_bytes(fs, v);
         view_node(fs, v, &base, &size);
-        fill_stat(fs, st, file_mode, size, -1);
+        fill_stat(fs, st, file_mode, size, bytes);
         return 0;
+    }
+    default:
+        return -ENOENT;
     }
 }
 
@@ -711,9 +756,19 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
     conn->max_write = 1u << 20;
     if (conn->max_readahead > 0)
         conn->max_readahead = 1u << 20;
+    /* more requests in flight for read-ahead and asynchronous direct I/O (kernel default 12) */
+    conn->max_background = 64;
     /* the kernel keeps the smaller of this and the read-ahead set before INIT (flatimgfs.c) */
     if (fs->readahead_kib)
         conn->max_readahead = (unsigned)(fs->readahead_kib * 1024);
+    /* the mount answers from now on: let the parent of the daemon return (flatimgfs.c) */
+    if (fs->ready_fd >= 0) {
+        char ok = 1;
+        if (write(fs->ready_fd, &ok, 1) != 1)
+            fs_log(fs, "could not signal readiness: %s", strerror(errno));
+        close(fs->ready_fd);
+        fs->ready_fd = -1;
+    }
     return fs;
 }
 
