@@ -1,6 +1,7 @@
 /* VMware VMDK images (qemu's "vmdk" driver, 7.2 behaviour): hosted sparse extents ("KDMV"
- * header, grain directory and tables, streamOptimized compressed grains), descriptor files with
- * FLAT/VMFS/SPARSE extents, parent links (parentFileNameHint), and qemu's create subformats. */
+ * header, grain directory and tables, streamOptimized compressed grains), VMDK3 "COWD" sparse
+ * extents, ESXi seSparse extents (read-only, as in qemu), descriptor files with FLAT/VMFS/SPARSE/
+ * VMFSSPARSE/SESPARSE extents, parent links (parentFileNameHint), and qemu's create subformats. */
 #include "config.h"
 
 #include <errno.h>
@@ -30,6 +31,9 @@
 #define DESC_SIZE (20 * 512)
 #define DESC_READ_MAX ((1 << 20) - 1)
 #define MAX_EXTENTS 1024
+#define MAX_LENGTH 0x7FFFFFFFC0000000ull
+#define SESPARSE_CONST_MAGIC 0xcafebabeull
+#define SESPARSE_VOLATILE_MAGIC 0xcafecafeull
 
 /* VMDK4 header field offsets (after the 4-byte magic: all relative to the file start). */
 enum {
@@ -55,6 +59,9 @@ struct extent {
     uint32_t *l2;             /* one cached grain table */
     uint64_t l2_cached;       /* its sector offset, 0 when empty */
     uint64_t next_cluster_sector;
+    bool sesparse;            /* 64-bit tables: l1_64 and l2_64 instead of l1 and l2 */
+    uint64_t se_tables, se_grains; /* sectors where the grain tables and the grains start */
+    uint64_t *l1_64, *l2_64;
 };
 
 struct vmdk_state {
@@ -169,9 +176,10 @@ static int desc_value(const char *desc, const char *key, char *out, size_t out_s
     return 0;
 }
 
+/* l1_size is 32 bits wide as in qemu (callers' larger values wrap, as there). */
 static struct extent *add_extent(struct node *n, struct node *file, bool own, bool flat,
                                  uint64_t sectors, uint64_t l1_offset, uint64_t l1_backup,
-                                 uint64_t l1_size, uint32_t l2_size, uint64_t cluster_sectors,
+                                 uint32_t l1_size, uint32_t l2_size, uint64_t cluster_sectors,
                                  struct error **errp)
 {
     struct vmdk_state *s = st(n);
@@ -201,7 +209,7 @@ static struct extent *add_extent(struct node *n, struct node *file, bool own, bo
     e->l1_backup_offset = l1_backup;
     e->l1_size = l1_size;
     e->l2_size = l2_size;
-    e->l1_entry_sectors = (uint64_t)l2_size * cluster_sectors;
+    e->l1_entry_sectors = (uint32_t)(l2_size * cluster_sectors); /* 32 bits in qemu */
     e->cluster_sectors = flat ? sectors : cluster_sectors;
     uint64_t nb = (file->size + 511) / 512;
     e->next_cluster_sector = cluster_sectors ? (nb + cluster_sectors - 1) / cluster_sectors *
@@ -324,9 +332,9 @@ static int open_vmdk4(struct node *n, struct node *file, bool own, struct error 
         return -EINVAL;
     }
     struct extent *e = add_extent(n, file, own, false, capacity, get_le64(h + V_GD_OFFSET) << 9,
-                                  l1_backup, l1_size, gtes, granularity, errp);
+                                  l1_backup, (uint32_t)l1_size, gtes, granularity, errp);
     if (!e)
-        return granularity > 0x200000 || l1_size > 32 * 1024 * 1024 ? -EFBIG : -EINVAL;
+        return granularity > 0x200000 || (uint32_t)l1_size > 32 * 1024 * 1024 ? -EFBIG : -EINVAL;
     e->compressed = compressed;
     if (compressed) {
         free(s->create_type);
@@ -337,16 +345,144 @@ static int open_vmdk4(struct node *n, struct node *file, bool own, struct error 
     return init_tables(e, errp);
 }
 
+/* A VMDK3 "COWD" extent: disk size, grain size, grain directory sector and entry count after the
+ * magic; grain tables of 4096 entries (qemu's vmdk_open_vmfs_sparse). */
+static int open_vmdk3(struct node *n, struct node *file, bool own, struct error **errp)
+{
+    uint8_t h[40];
+    int ret = node_pread(file, 4, sizeof(h), h);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not read header from file '%s'", node_name(file));
+        return ret;
+    }
+    uint32_t granularity = get_le32(h + 12);
+    struct extent *e = add_extent(n, file, own, false, get_le32(h + 8),
+                                  (uint64_t)get_le32(h + 16) << 9, 0, get_le32(h + 20), 4096,
+                                  granularity, errp);
+    if (!e)
+        return granularity > 0x200000 || get_le32(h + 20) > 32 * 1024 * 1024 ? -EFBIG : -EINVAL;
+    return init_tables(e, errp);
+}
+
+static bool all_zero(const uint8_t *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+/* qemu's strict checks of the seSparse headers (the format is not documented). */
+static int check_sesparse_headers(const uint8_t *c, const uint8_t *v, struct error **errp)
+{
+    if (get_le64(c) != SESPARSE_CONST_MAGIC) {
+        error_setg(errp, "Bad const header magic: 0x%016" PRIx64, get_le64(c));
+        return -EINVAL;
+    }
+    if (get_le64(c + 8) != 0x0000000200000001ull) {
+        error_setg(errp, "Unsupported version: 0x%016" PRIx64, get_le64(c + 8));
+        return -ENOTSUP;
+    }
+    if (get_le64(c + 24) != 8) {
+        error_setg(errp, "Unsupported grain size: %" PRIu64, get_le64(c + 24));
+        return -ENOTSUP;
+    }
+    if (get_le64(c + 32) != 64) {
+        error_setg(errp, "Unsupported grain table size: %" PRIu64, get_le64(c + 32));
+        return -ENOTSUP;
+    }
+    if (get_le64(c + 40) != 0) {
+        error_setg(errp, "Unsupported flags: 0x%016" PRIx64, get_le64(c + 40));
+        return -ENOTSUP;
+    }
+    if (get_le64(c + 48) || get_le64(c + 56) || get_le64(c + 64) || get_le64(c + 72)) {
+        error_setg(errp, "Unsupported reserved bits: 0x%016" PRIx64 " 0x%016" PRIx64
+                   " 0x%016" PRIx64 " 0x%016" PRIx64, get_le64(c + 48), get_le64(c + 56),
+                   get_le64(c + 64), get_le64(c + 72));
+        return -ENOTSUP;
+    }
+    if (!all_zero(c + 208, 304)) {
+        error_setg(errp, "Unsupported non-zero const header padding");
+        return -ENOTSUP;
+    }
+    if (!v)
+        return 0;
+    if (get_le64(v) != SESPARSE_VOLATILE_MAGIC) {
+        error_setg(errp, "Bad volatile header magic: 0x%016" PRIx64, get_le64(v));
+        return -EINVAL;
+    }
+    if (get_le64(v + 24)) {
+        error_setg(errp, "Image is dirty, Replaying journal not supported");
+        return -ENOTSUP;
+    }
+    if (!all_zero(v + 32, 480)) {
+        error_setg(errp, "Unsupported non-zero volatile header padding");
+        return -ENOTSUP;
+    }
+    return 0;
+}
+
+/* An ESXi seSparse extent (qemu's vmdk_open_se_sparse): read-only, 64-bit grain directory and
+ * tables, 4 KiB grains. */
+static int open_sesparse(struct node *n, struct node *file, bool own, struct error **errp)
+{
+    uint8_t c[512], v[512];
+    if (n->flags & NODE_RDWR) {
+        error_setg(errp, "No write support for seSparse images available");
+        return -EACCES;
+    }
+    int ret = node_pread(file, 0, sizeof(c), c);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not read const header from file '%s'",
+                         node_name(file));
+        return ret;
+    }
+    if ((ret = check_sesparse_headers(c, NULL, errp)) < 0)
+        return ret;
+    uint64_t voff = get_le64(c + 80);
+    ret = voff > MAX_LENGTH / 512 ? -EIO : node_pread(file, voff * 512, sizeof(v), v);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not read volatile header from file '%s'",
+                         node_name(file));
+        return ret;
+    }
+    if ((ret = check_sesparse_headers(c, v, errp)) < 0)
+        return ret;
+    uint64_t gd_sectors = get_le64(c + 136);
+    struct extent *e = add_extent(n, file, own, false, get_le64(c + 16), get_le64(c + 128) * 512,
+                                  0, (uint32_t)(gd_sectors * 512 / 8), 64 * 512 / 8, 8, errp);
+    if (!e)
+        return (uint32_t)(gd_sectors * 512 / 8) > 32 * 1024 * 1024 ? -EFBIG : -EINVAL;
+    e->sesparse = true;
+    e->se_tables = get_le64(c + 144);
+    e->se_grains = get_le64(c + 192);
+    uint64_t want = e->l1_size, in_file = 0;
+    if (e->file->size > e->l1_offset)
+        in_file = (e->file->size - e->l1_offset) / 8;
+    e->l1_loaded = want < in_file ? want : in_file;
+    e->l1_64 = calloc(e->l1_loaded ? e->l1_loaded : 1, 8);
+    e->l2_64 = malloc((uint64_t)e->l2_size * 8);
+    if (!e->l1_64 || !e->l2_64)
+        return -ENOMEM;
+    ret = node_pread(e->file, e->l1_offset, e->l1_loaded * 8, e->l1_64);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not read l1 table from extent '%s'",
+                         node_name(e->file));
+        return ret;
+    }
+    for (uint64_t i = 0; i < e->l1_loaded; i++)
+        e->l1_64[i] = get_le64(&e->l1_64[i]);
+    return 0;
+}
+
 static int open_sparse(struct node *n, struct node *file, bool own, const char *buf,
                        struct error **errp)
 {
     uint32_t magic = get_be32(buf);
     if (magic == VMDK4_MAGIC)
         return open_vmdk4(n, file, own, errp);
-    if (magic == VMDK3_MAGIC) {
-        error_setg(errp, "VMDK3 (COWD) sparse extents are not supported");
-        return -ENOTSUP;
-    }
+    if (magic == VMDK3_MAGIC)
+        return open_vmdk3(n, file, own, errp);
     error_setg(errp, "Image not in VMDK format");
     return -EINVAL;
 }
@@ -393,6 +529,9 @@ static int open_extent_file(struct node *n, const char *type, uint64_t sectors, 
             e->flat_offset = (uint64_t)flat_off << 9;
         else
             ret = -EINVAL;
+    } else if (!strcmp(type, "SESPARSE")) {
+        ret = open_sesparse(n, f, true, errp);
+        e = ret == 0 ? &st(n)->extents[st(n)->num_extents - 1] : NULL;
     } else {
         char *buf = read_desc(f, 0, errp);
         ret = buf ? open_sparse(n, f, true, buf, errp) : -EINVAL;
@@ -408,7 +547,7 @@ static int open_extent_file(struct node *n, const char *type, uint64_t sectors, 
     return 0;
 }
 
-/* Extent lines: RW SECTORS FLAT "name" OFFSET | RW SECTORS SPARSE|VMFS|VMFSSPARSE "name". */
+/* Extent lines: RW SECTORS FLAT "name" OFFSET | RW SECTORS SPARSE|VMFS|VMFSSPARSE|SESPARSE "name". */
 static int parse_extents(struct node *n, const char *desc, struct error **errp)
 {
     for (const char *p = desc; *p; p = next_line(p)) {
@@ -437,10 +576,6 @@ static int parse_extents(struct node *n, const char *desc, struct error **errp)
                              strcmp(type, "VMFS") && strcmp(type, "VMFSSPARSE") &&
                              strcmp(type, "SESPARSE")))
             continue;
-        if (!strcmp(type, "SESPARSE")) {
-            error_setg(errp, "Unsupported extent type '%s'", type);
-            return -ENOTSUP;
-        }
         int ret = open_extent_file(n, type, (uint64_t)sectors, flat_off, fname, errp);
         if (ret < 0)
             return ret;
@@ -471,13 +606,13 @@ static int open_desc_text(struct node *n, const char *buf, struct error **errp)
     return parse_extents(n, buf, errp);
 }
 
-static uint32_t read_cid(const char *desc, const char *key)
+/* qemu's vmdk_read_cid: the first occurrence of key, one character skipped after it. */
+static int read_cid(const char *desc, const char *key, uint32_t *cid)
 {
     const char *p = strstr(desc, key);
-    uint32_t cid;
-    if (!p || sscanf(p + strlen(key), "%" SCNx32, &cid) != 1)
-        return UINT32_MAX;
-    return cid;
+    if (!p || sscanf(p + strlen(key) + 1, "%" SCNx32, cid) != 1)
+        return -EINVAL;
+    return 0;
 }
 
 /* The descriptor text (DESC_SIZE bytes at desc_offset): CIDs and the parent hint. */
@@ -500,9 +635,10 @@ static int read_desc_fields(struct node *n)
         free(n->backing_fmt);
         n->backing_fmt = strdup("vmdk");
     }
-    s->cid = read_cid(desc, "CID=");
-    s->parent_cid = read_cid(desc, "parentCID=");
-    return 0;
+    desc[DESC_SIZE - 1] = 0;
+    if ((ret = read_cid(desc, "CID", &s->cid)) < 0)
+        return ret;
+    return read_cid(desc, "parentCID", &s->parent_cid);
 }
 
 static void vmdk_close(struct node *n)
@@ -517,6 +653,8 @@ static void vmdk_close(struct node *n)
         free(e->l1);
         free(e->l1_backup);
         free(e->l2);
+        free(e->l1_64);
+        free(e->l2_64);
         free(e->type);
     }
     free(s->extents);
@@ -587,6 +725,48 @@ static int load_l2(struct extent *e, uint64_t l2_sector)
     return 0;
 }
 
+/* seSparse lookup (qemu's rules): directory entries carry 0x1 in their top 32 bits and a table
+ * number; table entries are tagged by their top nibble. Anything else is an error. */
+static int cluster_offset_se(struct extent *e, uint64_t off, uint64_t *host)
+{
+    uint64_t l1_index = (off >> 9) / e->l1_entry_sectors;
+    if (l1_index >= e->l1_size)
+        return -EIO;
+    uint64_t gde = l1_index < e->l1_loaded ? e->l1_64[l1_index] : 0;
+    if (gde == 0)
+        return VMDK_UNALLOC;
+    if ((gde & 0xffffffff00000000ull) != 0x1000000000000000ull)
+        return -EIO;
+    uint64_t l2 = e->se_tables + (gde & 0xffffffffu) * (e->l2_size * 8ull) / 512;
+    if (l2 > 0xffffffffu)
+        return -EIO;
+    if (l2 == 0)
+        return VMDK_UNALLOC;
+    if (e->l2_cached != l2) {
+        e->l2_cached = 0;
+        if (node_pread(e->file, l2 * 512, (uint64_t)e->l2_size * 8, e->l2_64) < 0)
+            return -EIO;
+        for (uint32_t i = 0; i < e->l2_size; i++)
+            e->l2_64[i] = get_le64(&e->l2_64[i]);
+        e->l2_cached = l2;
+    }
+    uint64_t gte = e->l2_64[(off >> 9) / e->cluster_sectors % e->l2_size], sector;
+    switch (gte >> 60) {
+    case 0:
+        return gte ? -EIO : VMDK_UNALLOC;
+    case 1: /* unmapped */
+    case 2: /* zero */
+        return VMDK_ZEROED;
+    case 3:
+        sector = ((gte & 0x0fff000000000000ull) >> 48) | ((gte & 0x0000ffffffffffffull) << 12);
+        sector = e->se_grains + sector * e->cluster_sectors; /* wraps as in qemu */
+        *host = sector << 9;
+        return VMDK_OK;
+    default:
+        return -EIO;
+    }
+}
+
 /* Host offset of the grain holding `off` (bytes from the image start). */
 static int cluster_offset(struct extent *e, uint64_t off, uint64_t *host, uint64_t *l2_index)
 {
@@ -595,6 +775,10 @@ static int cluster_offset(struct extent *e, uint64_t off, uint64_t *host, uint64
         return VMDK_OK;
     }
     off -= extent_start(e);
+    if (e->l1_entry_sectors == 0)
+        return -EIO; /* qemu divides by zero here */
+    if (e->sesparse)
+        return cluster_offset_se(e, off, host);
     uint64_t l1_index = (off >> 9) / e->l1_entry_sectors;
     if (l1_index >= e->l1_size)
         return -EIO;
@@ -980,14 +1164,22 @@ static int vmdk_get_info(struct node *n, struct node_info *info, struct error **
 {
     (void)errp;
     struct vmdk_state *s = st(n);
+    /* qemu's vmdk_get_info fails unless all extents are of one kind (then info has no cluster
+     * size nor dirty flag) */
+    const struct extent *e0 = &s->extents[0];
     bool same = true;
-    for (int i = 1; i < s->num_extents; i++)
-        same &= s->extents[i].cluster_sectors == s->extents[0].cluster_sectors;
-    if (same && !s->extents[0].flat)
-        info->cluster_size = s->extents[0].cluster_sectors * 512;
+    for (int i = 1; i < s->num_extents; i++) {
+        const struct extent *e = &s->extents[i];
+        same &= e->flat == e0->flat && e->compressed == e0->compressed &&
+                (e->flat || e->cluster_sectors == e0->cluster_sectors);
+    }
+    info->no_block_info = !same;
+    if (same && !e0->flat)
+        info->cluster_size = e0->cluster_sectors * 512;
     info->needs_compressed_writes = s->extents[0].compressed;
     json_object *data = json_object_new_object();
-    json_object_object_add(data, "create-type", json_object_new_string(s->create_type));
+    json_object_object_add(data, "create-type",
+                           json_object_new_string(s->create_type ? s->create_type : ""));
     json_object_object_add(data, "cid", json_object_new_int64(s->cid));
     json_object_object_add(data, "parent-cid", json_object_new_int64(s->parent_cid));
     json_object *list = json_object_new_array();

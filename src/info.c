@@ -39,7 +39,7 @@ json_object *image_info_build(struct node *n, struct error **errp)
             json_object_put(info);
             return NULL;
         }
-        have_info = true;
+        have_info = !ni.no_block_info;
     }
     json_object_object_add(info, "filename", json_object_new_string(node_name(n)));
     json_object_object_add(info, "format", json_object_new_string(n->drv->name));

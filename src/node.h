@@ -64,6 +64,7 @@ struct node_info {
     bool encrypted;
     bool needs_compressed_writes;    /* qemu's BlockDriverInfo.needs_compressed_writes */
     json_object *format_specific;    /* {"type": ..., "data": {...}} or NULL */
+    bool no_block_info;              /* qemu's bdrv_get_info fails (only format_specific holds) */
 };
 
 /* qemu's BdrvCheckResult. */
