@@ -1,15 +1,20 @@
 /* The cryptographic primitives encrypted images (LUKS1, qcow and qcow2 AES) need, written out
- * because only zlib, zstd and json-c may be linked: AES (FIPS-197), XTS (IEEE 1619), CBC, CTR,
- * SHA-256 (FIPS 180-4), HMAC (RFC 2104), PBKDF2 (RFC 8018), and qemu's sector IV generators. */
+ * because only zlib, zstd and json-c may be linked: AES (FIPS-197) with the ECB, CBC, CTR and XTS
+ * (IEEE 1619) modes, qemu's sector IV generators (plain, plain64, essiv), the digests LUKS names
+ * (MD5, SHA-1, SHA-224/256/384/512, RIPEMD-160), HMAC (RFC 2104) and PBKDF2 (RFC 8018). */
 #ifndef FLATIMG_CRYPTO_H
 #define FLATIMG_CRYPTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+/* ---- AES (crypto.c) ---- */
+
 struct aes_key {
-    uint8_t round_keys[15 * 16];
+    uint32_t ek[60], dk[60];          /* encryption and equivalent-inverse round keys */
     int rounds;
+    uint32_t te[256], td[256];        /* round tables (one column; the others are rotations) */
     uint8_t sbox[256], inv_sbox[256];
 };
 
@@ -24,20 +29,6 @@ void xts_decrypt(const struct aes_key *data, const struct aes_key *tweak, uint64
                  const uint8_t *in, uint8_t *out, size_t len);
 void xts_encrypt(const struct aes_key *data, const struct aes_key *tweak, uint64_t sector,
                  const uint8_t *in, uint8_t *out, size_t len);
-
-#define SHA256_LEN 32
-struct sha256 {
-    uint32_t h[8];
-    uint8_t buf[64];
-    size_t buf_len;
-    uint64_t total;
-};
-void sha256_init(struct sha256 *c);
-void sha256_update(struct sha256 *c, const void *data, size_t len);
-void sha256_final(struct sha256 *c, uint8_t out[SHA256_LEN]);
-
-void pbkdf2_sha256(const uint8_t *pass, size_t pass_len, const uint8_t *salt, size_t salt_len,
-                   uint32_t iterations, uint8_t *out, size_t out_len);
 
 /* A block-device cipher as qemu's crypto layer applies it: a mode and an IV generator over
  * fixed-size sectors, each sector's IV derived from its number. */
@@ -62,5 +53,29 @@ void sector_cipher_encrypt(const struct sector_cipher *c, uint64_t sector, uint8
                            size_t len);
 void sector_cipher_decrypt(const struct sector_cipher *c, uint64_t sector, uint8_t *buf,
                            size_t len);
+
+/* ---- digests (hash.c) ---- */
+
+enum hash_alg { HASH_MD5, HASH_SHA1, HASH_SHA224, HASH_SHA256, HASH_SHA384, HASH_SHA512,
+                HASH_RIPEMD160 };
+#define HASH_MAX_LEN 64
+struct hash_ctx {
+    enum hash_alg alg;
+    uint32_t h32[8];
+    uint64_t h64[8];
+    uint8_t buf[128];
+    size_t buf_len;
+    uint64_t total;
+};
+/* The algorithm named as qemu and LUKS name it ("sha256"), or -1. */
+int hash_alg_from_name(const char *name);
+const char *hash_alg_name(enum hash_alg alg);
+size_t hash_len(enum hash_alg alg);
+void hash_init(struct hash_ctx *c, enum hash_alg alg);
+void hash_update(struct hash_ctx *c, const void *data, size_t len);
+void hash_final(struct hash_ctx *c, uint8_t *out);
+void hash_buf(enum hash_alg alg, const void *data, size_t len, uint8_t *out);
+void pbkdf2(enum hash_alg alg, const uint8_t *pass, size_t pass_len, const uint8_t *salt,
+            size_t salt_len, uint32_t iterations, uint8_t *out, size_t out_len);
 
 #endif

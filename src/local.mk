@@ -7,6 +7,7 @@ src_libflatimg_a_SOURCES += \
 	%reldir%/crypto.c %reldir%/crypto.h \
 	%reldir%/error.c %reldir%/error.h \
 	%reldir%/file.c %reldir%/file.h \
+	%reldir%/hash.c \
 	%reldir%/human.c %reldir%/human.h \
 	%reldir%/info.c %reldir%/info.h \
 	%reldir%/json.c %reldir%/json.h \

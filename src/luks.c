@@ -51,12 +51,8 @@ static const char *cipher_alg_name(const char *cipher, uint32_t key_bytes)
 
 static const char *hash_name(const char *s)
 {
-    static const char *const names[] = { "md5", "sha1", "sha224", "sha256", "sha384", "sha512",
-                                         "ripemd160" };
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (!strcmp(s, names[i]))
-            return names[i];
-    return NULL;
+    int alg = hash_alg_from_name(s);
+    return alg < 0 ? NULL : hash_alg_name((enum hash_alg)alg);
 }
 
 static const char *mode_name(const char *s)
@@ -184,44 +180,67 @@ int luks_parse(struct luks *l, const uint8_t *hdr, struct error **errp)
     return ret;
 }
 
-/* The payload cipher (or a key slot's) for this header's algorithms with the given key. */
-static int make_cipher(const struct luks *l, const uint8_t *key, size_t key_bytes,
-                       struct sector_cipher *c)
+/* flatimg implements AES only; other ciphers qemu knows are refused by name. */
+static int cipher_supported(const struct luks *l, struct error **errp)
 {
-    static const struct { const char *name; enum cipher_mode mode; } modes[] = {
-        { "ecb", CIPHER_MODE_ECB }, { "cbc", CIPHER_MODE_CBC }, { "xts", CIPHER_MODE_XTS },
-        { "ctr", CIPHER_MODE_CTR },
-    };
+    if (strncmp(l->cipher_alg, "aes-", 4)) {
+        error_setg(errp, "flatimg does not implement the %s cipher (only aes-128, aes-192 and "
+                         "aes-256)", l->cipher_alg);
+        return -ENOTSUP;
+    }
+    return 0;
+}
+
+/* The payload cipher (or a key slot's) for this header's algorithms with the given key; ESSIV
+ * keys an AES of the digest's size with the hashed key, as qemu does. */
+static int make_cipher(const struct luks *l, const uint8_t *key, size_t key_bytes,
+                       struct sector_cipher *c, struct error **errp)
+{
+    static const char *const modes[] = { [CIPHER_MODE_ECB] = "ecb", [CIPHER_MODE_CBC] = "cbc",
+                                         [CIPHER_MODE_XTS] = "xts", [CIPHER_MODE_CTR] = "ctr" };
     enum cipher_mode mode = CIPHER_MODE_XTS;
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
-        if (!strcmp(l->cipher_mode, modes[i].name))
-            mode = modes[i].mode;
+        if (!strcmp(l->cipher_mode, modes[i]))
+            mode = (enum cipher_mode)i;
     enum ivgen_alg ivgen = !strcmp(l->ivgen_alg, "plain") ? IVGEN_PLAIN
                            : !strcmp(l->ivgen_alg, "plain64") ? IVGEN_PLAIN64 : IVGEN_ESSIV;
-    uint8_t essiv[SHA256_LEN];
+    uint8_t essiv[HASH_MAX_LEN];
+    size_t essiv_len = 0;
     if (ivgen == IVGEN_ESSIV) {
-        struct sha256 h;
-        sha256_init(&h);
-        sha256_update(&h, key, key_bytes);
-        sha256_final(&h, essiv);
+        enum hash_alg h = (enum hash_alg)hash_alg_from_name(l->ivgen_hash);
+        essiv_len = hash_len(h);
+        if (essiv_len != 16 && essiv_len != 24 && essiv_len != 32) {
+            error_setg(errp, "No AES cipher with key size %zu available", essiv_len);
+            return -EINVAL;
+        }
+        hash_buf(h, key, key_bytes, essiv);
     }
-    return sector_cipher_init(c, mode, ivgen, LUKS_SECTOR, key, key_bytes, essiv, sizeof(essiv))
-               < 0 ? -EINVAL : 0;
+    if (sector_cipher_init(c, mode, ivgen, LUKS_SECTOR, key, key_bytes, essiv, essiv_len) < 0) {
+        error_setg(errp, "Invalid key length %zu for cipher %s", key_bytes, l->cipher_alg);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static enum hash_alg header_hash(const struct luks *l)
+{
+    return (enum hash_alg)hash_alg_from_name(l->hash_alg);
 }
 
 /* LUKS1 anti-forensic diffusion: each digest-sized piece hashed with its index in front. */
-static void af_diffuse(uint8_t *buf, size_t len)
+static void af_diffuse(enum hash_alg alg, uint8_t *buf, size_t len)
 {
-    for (size_t i = 0; i * SHA256_LEN < len; i++) {
-        size_t n = len - i * SHA256_LEN < SHA256_LEN ? len - i * SHA256_LEN : SHA256_LEN;
-        uint8_t ctr[4], out[SHA256_LEN];
-        struct sha256 c;
+    size_t d = hash_len(alg);
+    for (size_t i = 0; i * d < len; i++) {
+        size_t n = len - i * d < d ? len - i * d : d;
+        uint8_t ctr[4], out[HASH_MAX_LEN];
+        struct hash_ctx c;
         put_be32(ctr, (uint32_t)i);
-        sha256_init(&c);
-        sha256_update(&c, ctr, 4);
-        sha256_update(&c, buf + i * SHA256_LEN, n);
-        sha256_final(&c, out);
-        memcpy(buf + i * SHA256_LEN, out, n);
+        hash_init(&c, alg);
+        hash_update(&c, ctr, 4);
+        hash_update(&c, buf + i * d, n);
+        hash_final(&c, out);
+        memcpy(buf + i * d, out, n);
     }
 }
 
@@ -233,33 +252,35 @@ static size_t material_len(size_t key_bytes)
 /* Try one active key slot: derive its key, decrypt and merge the stripes, check the digest.
  * Returns 0 when it opens, 1 when the passphrase does not fit, or -errno. */
 static int try_slot(const struct luks *l, int slot, const uint8_t *pass, size_t pass_len,
-                    luks_read_fn read, void *opaque, uint8_t *mk)
+                    luks_read_fn read, void *opaque, uint8_t *mk, struct error **errp)
 {
     const uint8_t *k = l->h + OFF_SLOTS + SLOT_SIZE * slot;
     size_t key_bytes = get_be32(l->h + OFF_KEY_BYTES);
     size_t mlen = material_len(key_bytes);
     uint8_t slot_key[64], digest[LUKS_DIGEST_LEN];
     struct sector_cipher c;
-    pbkdf2_sha256(pass, pass_len, k + SLOT_SALT, LUKS_SALT_LEN, get_be32(k + SLOT_ITERS),
-                  slot_key, key_bytes);
+    enum hash_alg alg = header_hash(l);
     uint8_t *buf = malloc(mlen);
     if (!buf)
         return -ENOMEM;
-    int ret = make_cipher(l, slot_key, key_bytes, &c);
-    if (ret == 0)
-        ret = read(opaque, (uint64_t)get_be32(k + SLOT_OFFSET) * LUKS_SECTOR, mlen, buf);
+    pbkdf2(alg, pass, pass_len, k + SLOT_SALT, LUKS_SALT_LEN, get_be32(k + SLOT_ITERS), slot_key,
+           key_bytes);
+    int ret = make_cipher(l, slot_key, key_bytes, &c, errp);
+    if (ret == 0 && (ret = read(opaque, (uint64_t)get_be32(k + SLOT_OFFSET) * LUKS_SECTOR, mlen,
+                                buf)) < 0)
+        error_setg_errno(errp, -ret, "Unable to read key slot %d", slot);
     if (ret == 0) {
         sector_cipher_decrypt(&c, 0, buf, mlen);
         memset(mk, 0, key_bytes);
         for (size_t i = 0; i < LUKS_STRIPES - 1; i++) {
             for (size_t j = 0; j < key_bytes; j++)
                 mk[j] ^= buf[i * key_bytes + j];
-            af_diffuse(mk, key_bytes);
+            af_diffuse(alg, mk, key_bytes);
         }
         for (size_t j = 0; j < key_bytes; j++)
             mk[j] ^= buf[(LUKS_STRIPES - 1) * key_bytes + j];
-        pbkdf2_sha256(mk, key_bytes, l->h + OFF_MK_SALT, LUKS_SALT_LEN,
-                      get_be32(l->h + OFF_MK_ITERS), digest, LUKS_DIGEST_LEN);
+        pbkdf2(alg, mk, key_bytes, l->h + OFF_MK_SALT, LUKS_SALT_LEN,
+               get_be32(l->h + OFF_MK_ITERS), digest, LUKS_DIGEST_LEN);
         ret = memcmp(digest, l->h + OFF_MK_DIGEST, LUKS_DIGEST_LEN) ? 1 : 0;
     }
     free(buf);
@@ -269,23 +290,19 @@ static int try_slot(const struct luks *l, int slot, const uint8_t *pass, size_t 
 int luks_unlock(struct luks *l, const uint8_t *pass, size_t pass_len, luks_read_fn read,
                 void *opaque, struct error **errp)
 {
-    if (strcmp(l->cipher_mode, "xts") || strcmp(l->ivgen_alg, "plain64") ||
-        strncmp(l->cipher_alg, "aes-", 4) || strcmp(l->hash_alg, "sha256")) {
-        error_setg(errp, "flatimg can only decrypt aes-xts-plain64 LUKS images with sha256");
-        return -ENOTSUP;
-    }
     uint8_t mk[64];
     size_t key_bytes = get_be32(l->h + OFF_KEY_BYTES);
+    int ret = cipher_supported(l, errp);
+    if (ret < 0)
+        return ret;
     for (int i = 0; i < LUKS_SLOTS; i++) {
         if (get_be32(l->h + OFF_SLOTS + SLOT_SIZE * i) != LUKS_SLOT_ENABLED)
             continue;
-        int ret = try_slot(l, i, pass, pass_len, read, opaque, mk);
-        if (ret < 0) {
-            error_setg_errno(errp, -ret, "Unable to read key slot %d", i);
+        if ((ret = try_slot(l, i, pass, pass_len, read, opaque, mk, errp)) < 0)
             return ret;
-        }
         if (ret == 0) {
-            make_cipher(l, mk, key_bytes, &l->cipher);
+            if ((ret = make_cipher(l, mk, key_bytes, &l->cipher, errp)) < 0)
+                return ret;
             l->unlocked = true;
             return 0;
         }
@@ -362,14 +379,17 @@ static double cpu_seconds(void)
 }
 
 /* PBKDF2 iterations that take iter_ms of CPU time (at least 1000), measured as qemu does. */
-static uint32_t pbkdf2_iterations(uint64_t iter_ms, uint64_t divisor)
+static uint32_t pbkdf2_iterations(enum hash_alg alg, size_t out_len, uint64_t iter_ms,
+                                  uint64_t divisor)
 {
-    uint8_t out[32], salt[32] = { 0 };
-    uint32_t n = 1 << 14;
+    uint8_t out[64], salt[32] = { 0 };
+    uint32_t n = 1 << 12;
     double t;
+    if (out_len > sizeof(out))
+        out_len = sizeof(out);
     for (;;) {
         double start = cpu_seconds();
-        pbkdf2_sha256((const uint8_t *)"bench", 5, salt, sizeof(salt), n, out, sizeof(out));
+        pbkdf2(alg, (const uint8_t *)"bench", 5, salt, sizeof(salt), n, out, out_len);
         t = cpu_seconds() - start;
         if (t >= 0.02 || n >= (1u << 30))
             break;
@@ -379,13 +399,13 @@ static uint32_t pbkdf2_iterations(uint64_t iter_ms, uint64_t divisor)
     return iters < 1000 ? 1000 : iters > UINT32_MAX ? UINT32_MAX : (uint32_t)iters;
 }
 
-static void af_split(const uint8_t *mk, size_t key_bytes, uint8_t *out)
+static void af_split(enum hash_alg alg, const uint8_t *mk, size_t key_bytes, uint8_t *out)
 {
     uint8_t d[64] = { 0 };
     for (size_t i = 0; i < LUKS_STRIPES - 1; i++) {
         for (size_t j = 0; j < key_bytes; j++)
             d[j] ^= out[i * key_bytes + j];
-        af_diffuse(d, key_bytes);
+        af_diffuse(alg, d, key_bytes);
     }
     for (size_t j = 0; j < key_bytes; j++)
         out[(LUKS_STRIPES - 1) * key_bytes + j] = d[j] ^ mk[j];
@@ -398,32 +418,57 @@ static void format_uuid(const uint8_t *r, char *out)
              r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
 }
 
+/* One enum-valued creation option: the value (or the default) must be one of names, with
+ * qemu's message (naming the option without its prefix) otherwise. */
+static int check_enum(const char *key, const char **value, const char *def,
+                      const char *const *names, struct error **errp)
+{
+    if (!*value)
+        *value = def;
+    for (size_t i = 0; names[i]; i++)
+        if (!strcmp(*value, names[i]))
+            return 0;
+    error_setg(errp, "Parameter '%s' does not accept value '%s'", key, *value);
+    return -EINVAL;
+}
+
 int luks_params_from_opts(const struct opts *opts, const char *prefix, struct luks_params *p,
                           struct error **errp)
 {
+    static const char *const ciphers[] = { "aes-128", "aes-192", "aes-256", "des", "3des",
+                                           "cast5-128", "serpent-128", "serpent-192",
+                                           "serpent-256", "twofish-128", "twofish-192",
+                                           "twofish-256", NULL };
+    static const char *const modes[] = { "ecb", "cbc", "xts", "ctr", NULL };
+    static const char *const ivgens[] = { "plain", "plain64", "essiv", NULL };
+    static const char *const hashes[] = { "md5", "sha1", "sha224", "sha256", "sha384", "sha512",
+                                          "ripemd160", NULL };
     char key[64];
 #define OPT(name) (snprintf(key, sizeof(key), "%s%s", prefix, name), opts_get(opts, key))
     *p = (struct luks_params){ .cipher_alg = OPT("cipher-alg"), .cipher_mode = OPT("cipher-mode"),
                                .ivgen_alg = OPT("ivgen-alg"), .ivgen_hash = OPT("ivgen-hash-alg"),
                                .hash_alg = OPT("hash-alg"), .iter_ms = 2000 };
 #undef OPT
-    const struct { const char *key, *value, *given; } supported[] = {
-        { "cipher-alg", "aes-256", p->cipher_alg }, { "cipher-mode", "xts", p->cipher_mode },
-        { "ivgen-alg", "plain64", p->ivgen_alg }, { "hash-alg", "sha256", p->hash_alg },
-    };
-    for (size_t i = 0; i < sizeof(supported) / sizeof(supported[0]); i++) {
-        if (supported[i].given && strcmp(supported[i].given, supported[i].value)) {
-            error_setg(errp, "flatimg creates LUKS images with %s=%s only", supported[i].key,
-                       supported[i].value);
-            return -ENOTSUP;
-        }
-    }
-    if (p->ivgen_hash) {
-        error_setg(errp, "flatimg creates LUKS images without an IV generator hash only");
+    if (check_enum("cipher-alg", &p->cipher_alg, "aes-256", ciphers, errp) < 0 ||
+        check_enum("cipher-mode", &p->cipher_mode, "xts", modes, errp) < 0 ||
+        check_enum("ivgen-alg", &p->ivgen_alg, "plain64", ivgens, errp) < 0 ||
+        check_enum("ivgen-hash-alg", &p->ivgen_hash, "sha256", hashes, errp) < 0 ||
+        check_enum("hash-alg", &p->hash_alg, "sha256", hashes, errp) < 0)
+        return -EINVAL;
+    snprintf(key, sizeof(key), "%siter-time", prefix);
+    if (opts_get_number(opts, key, &p->iter_ms, errp) < 0)
+        return -EINVAL;
+    if (strncmp(p->cipher_alg, "aes-", 4)) {
+        error_setg(errp, "flatimg does not implement the %s cipher (only aes-128, aes-192 and "
+                         "aes-256)", p->cipher_alg);
         return -ENOTSUP;
     }
-    snprintf(key, sizeof(key), "%siter-time", prefix);
-    return opts_get_number(opts, key, &p->iter_ms, errp) < 0 ? -EINVAL : 0;
+    size_t essiv = hash_len((enum hash_alg)hash_alg_from_name(p->ivgen_hash));
+    if (!strcmp(p->ivgen_alg, "essiv") && essiv != 16 && essiv != 24 && essiv != 32) {
+        error_setg(errp, "No AES cipher with key size %zu available", essiv);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 void luks_new_free(struct luks_new *n)
@@ -432,11 +477,29 @@ void luks_new_free(struct luks_new *n)
     n->area = NULL;
 }
 
-/* Header and slot 0 for an aes-256-xts-plain64 master key hashed with sha256. */
+/* The header strings for the parameters: cipher "aes", mode "xts-plain64" or "cbc-essiv:sha256",
+ * and the master key size (doubled for XTS). */
+static void header_algs(const struct luks_params *p, uint8_t *h, size_t *key_bytes)
+{
+    *key_bytes = (size_t)atoi(p->cipher_alg + 4) / 8;
+    if (!strcmp(p->cipher_mode, "xts"))
+        *key_bytes *= 2;
+    strcpy((char *)h + OFF_CIPHER, "aes");
+    if (!strcmp(p->ivgen_alg, "essiv"))
+        snprintf((char *)h + OFF_MODE, 32, "%s-essiv:%s", p->cipher_mode, p->ivgen_hash);
+    else
+        snprintf((char *)h + OFF_MODE, 32, "%s-%s", p->cipher_mode, p->ivgen_alg);
+    snprintf((char *)h + OFF_HASH, 32, "%s", p->hash_alg);
+}
+
+/* Header and key slot 0 for the parameters (checked by luks_params_from_opts). */
 int luks_format(struct luks *l, const struct luks_params *p, const uint8_t *pass,
                 size_t pass_len, struct luks_new *out, struct error **errp)
 {
-    const size_t key_bytes = 64;
+    uint8_t hdr[LUKS_HEADER_SIZE] = { 0 };
+    size_t key_bytes;
+    header_algs(p, hdr, &key_bytes);
+    enum hash_alg alg = (enum hash_alg)hash_alg_from_name(p->hash_alg);
     const uint32_t slot_sectors = (uint32_t)(material_len(key_bytes) / LUKS_SECTOR);
     const uint32_t slot_stride = (slot_sectors + 7) / 8 * 8, first = 4096 / LUKS_SECTOR;
     const uint32_t payload = first + LUKS_SLOTS * slot_stride;
@@ -450,22 +513,20 @@ int luks_format(struct luks *l, const struct luks_params *p, const uint8_t *pass
     if (!out->area)
         goto fail;
     uint8_t *h = out->area, *material = out->area + out->material_offset;
+    memcpy(h, hdr, sizeof(hdr));
     ret = -EIO;
-    if (random_bytes(mk, sizeof(mk)) < 0 || random_bytes(rnd, sizeof(rnd)) < 0 ||
+    if (random_bytes(mk, key_bytes) < 0 || random_bytes(rnd, sizeof(rnd)) < 0 ||
         random_bytes(material, key_bytes * (LUKS_STRIPES - 1)) < 0)
         goto fail;
     memcpy(h, LUKS_MAGIC, 6);
     put_be16(h + OFF_VERSION, 1);
-    strcpy((char *)h + OFF_CIPHER, "aes");
-    strcpy((char *)h + OFF_MODE, "xts-plain64");
-    strcpy((char *)h + OFF_HASH, "sha256");
     put_be32(h + OFF_PAYLOAD, payload);
     put_be32(h + OFF_KEY_BYTES, (uint32_t)key_bytes);
     memcpy(h + OFF_MK_SALT, rnd + 16, LUKS_SALT_LEN);
-    uint32_t mk_iters = pbkdf2_iterations(p->iter_ms, 8);
+    uint32_t mk_iters = pbkdf2_iterations(alg, LUKS_DIGEST_LEN, p->iter_ms, 8);
     put_be32(h + OFF_MK_ITERS, mk_iters);
-    pbkdf2_sha256(mk, key_bytes, h + OFF_MK_SALT, LUKS_SALT_LEN, mk_iters, h + OFF_MK_DIGEST,
-                  LUKS_DIGEST_LEN);
+    pbkdf2(alg, mk, key_bytes, h + OFF_MK_SALT, LUKS_SALT_LEN, mk_iters, h + OFF_MK_DIGEST,
+           LUKS_DIGEST_LEN);
     char uuid[37];
     format_uuid(rnd, uuid);
     memcpy(h + OFF_UUID, uuid, 36);
@@ -476,17 +537,16 @@ int luks_format(struct luks *l, const struct luks_params *p, const uint8_t *pass
         put_be32(k + SLOT_STRIPES, LUKS_STRIPES);
     }
     uint8_t *k0 = h + OFF_SLOTS;
-    uint32_t slot_iters = pbkdf2_iterations(p->iter_ms, 1);
+    uint32_t slot_iters = pbkdf2_iterations(alg, key_bytes, p->iter_ms, 1);
     put_be32(k0 + SLOT_ITERS, slot_iters);
     memcpy(k0 + SLOT_SALT, rnd + 16 + LUKS_SALT_LEN, LUKS_SALT_LEN);
-    pbkdf2_sha256(pass, pass_len, k0 + SLOT_SALT, LUKS_SALT_LEN, slot_iters, slot_key,
-                  key_bytes);
-    af_split(mk, key_bytes, material);
+    pbkdf2(alg, pass, pass_len, k0 + SLOT_SALT, LUKS_SALT_LEN, slot_iters, slot_key, key_bytes);
+    af_split(alg, mk, key_bytes, material);
     if ((ret = luks_parse(l, h, errp)) < 0)
         goto fail;
     struct sector_cipher c;
-    if ((ret = make_cipher(l, slot_key, key_bytes, &c)) < 0 ||
-        (ret = make_cipher(l, mk, key_bytes, &l->cipher)) < 0)
+    if ((ret = make_cipher(l, slot_key, key_bytes, &c, errp)) < 0 ||
+        (ret = make_cipher(l, mk, key_bytes, &l->cipher, errp)) < 0)
         goto fail;
     sector_cipher_encrypt(&c, 0, material, out->material_len);
     l->unlocked = true;

@@ -253,6 +253,8 @@ static int read_run(struct node *n, struct qcow2 *s, const struct qcow2_map *m, 
         uint64_t end;
         if (__builtin_add_overflow(m->host, m->bytes, &end) || end > INT64_MAX)
             return -EIO;
+        if (s->crypt_method)
+            return qcow2_crypt_read(s, m->host, off, m->bytes, buf);
         return node_pread(s->data, m->host, m->bytes, buf);
     }
     case Q_COMPRESSED: {
@@ -334,7 +336,7 @@ int qcow2_block_status(struct node *n, uint64_t off, uint64_t len, struct block_
     out->flags = 0;
     bool host_valid = m.type == Q_NORMAL ||
                       ((m.type == Q_ZERO || m.type == Q_UNALLOC) && m.host);
-    if (host_valid) {
+    if (host_valid && !s->crypt_method) { /* qemu maps no encrypted data to the file */
         out->offset = m.host + (m.type == Q_NORMAL ? 0 : (off & ((1ull << s->sc_bits) - 1)));
         out->file = s->data;
         out->flags |= BS_OFFSET_VALID;
@@ -511,7 +513,10 @@ static int write_in_cluster(struct node *n, struct qcow2 *s, uint64_t off, uint6
         goto out;
     if (normal && (e & OFLAG_COPIED) && !(e & OFLAG_ZERO && !s->ext_l2) &&
         (!s->ext_l2 || (bm & touched) == touched)) {
-        ret = node_pwrite(s->data, host + in, len, data); /* plain overwrite in place */
+        if (s->crypt_method)
+            ret = qcow2_crypt_write(s, host + in, off, len, data);
+        else
+            ret = node_pwrite(s->data, host + in, len, data); /* plain overwrite in place */
         goto out;
     }
     buf = malloc(cs);
@@ -539,6 +544,8 @@ static int write_in_cluster(struct node *n, struct qcow2 *s, uint64_t off, uint6
         }
         nh = (uint64_t)a;
     }
+    if (s->crypt_method)
+        qcow2_crypt_encrypt(s, nh, cstart, buf, cs);
     if ((ret = node_pwrite(s->data, nh, cs, buf)) < 0)
         goto out;
     if (!reuse && (ret = qcow2_free_entry(s, e)) < 0)

@@ -67,6 +67,7 @@ struct create_params {
     uint8_t compression;
     enum prealloc prealloc;
     const char *backing, *backing_fmt, *data_file;
+    struct qcow2_crypt_params crypt;
 };
 
 #define V3_HINT " (use version=v3 or greater)"
@@ -99,11 +100,7 @@ static int parse_enums(struct opts *o, struct create_params *p, struct error **e
         error_setg(errp, "Parameter 'preallocation' does not accept value '%s'", v);
         return -EINVAL;
     }
-    if (opts_get(o, "encryption") || opts_has_prefix(o, "encrypt")) {
-        error_setg(errp, "Parameter 'encrypt.key-secret' is required for cipher");
-        return -EINVAL;
-    }
-    return 0;
+    return qcow2_crypt_parse_create(o, &p->crypt, errp);
 }
 
 static int parse_params(struct opts *o, struct create_params *p, struct error **errp)
@@ -271,6 +268,8 @@ int qcow2_create(const char *filename, struct opts *opts, struct error **errp)
         pa = PREALLOC_METADATA; /* the data file must stay valid as raw: map it all */
     if (p.size)
         ret = node_truncate(n, p.size, false, pa, errp);
+    if (ret == 0)
+        ret = qcow2_crypt_setup(n, &p.crypt, errp);
     node_close(n);
     return ret;
 }

@@ -244,10 +244,6 @@ static int check_features(struct qcow2 *s, const uint8_t *h, int flags, struct e
         error_setg(errp, "Unsupported encryption method %" PRIu32, s->crypt_method);
         return -EINVAL;
     }
-    if (s->crypt_method) {
-        error_setg(errp, "encrypted qcow2 images are not supported yet");
-        return -ENOTSUP;
-    }
     return 0;
 }
 

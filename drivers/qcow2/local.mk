@@ -11,4 +11,5 @@ src_libflatimg_a_SOURCES += \
 	%reldir%/check.c \
 	%reldir%/amend.c \
 	%reldir%/bitmap.c \
-	%reldir%/bitmap-track.c
+	%reldir%/bitmap-track.c \
+	%reldir%/crypt.c

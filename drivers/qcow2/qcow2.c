@@ -31,6 +31,9 @@ static const struct opt_desc qcow2_open_opts[] = {
     { "overlap-check", OPT_STRING, "Selects which overlap checks to perform", NULL },
     { "data-file", OPT_STRING, "Node name or file name of the external data file", NULL },
     { "data-file.filename", OPT_STRING, "File name of the external data file", NULL },
+    { "encrypt.format", OPT_STRING, "Encryption data format", NULL },
+    { "encrypt.key-secret", OPT_STRING, "ID of secret providing qcow2 AES key or LUKS passphrase",
+      NULL },
     { NULL, 0, NULL, NULL },
 };
 
@@ -147,7 +150,7 @@ static int qcow2_open(struct node *n, struct opts *opts, struct error **errp)
     pthread_mutex_init(&s->lock, NULL);
     s->writable = n->flags & NODE_RDWR;
     int ret = qcow2_read_header(n, s, errp);
-    if (ret < 0)
+    if (ret < 0 || (ret = qcow2_crypt_open(n, s, opts, errp)) < 0)
         return ret;
     s->rt_entries = ((uint64_t)s->rt_clusters << s->cluster_bits) / 8;
     if ((ret = read_table(n, s->l1_offset, s->l1_size, &s->l1)) < 0) {
@@ -202,6 +205,7 @@ static void qcow2_close(struct node *n)
     free(s->frees);
     qcow2_free_snapshots(s);
     qcow2_free_header(s);
+    qcow2_crypt_close(s);
     pthread_mutex_destroy(&s->lock);
     free(s);
     n->state = NULL;
@@ -223,11 +227,14 @@ static int qcow2_get_info(struct node *n, struct node_info *info, struct error *
     struct qcow2 *s = qcow2_state(n);
     info->cluster_size = s->cluster_size;
     info->dirty = s->incompat & INCOMPAT_DIRTY;
-    json_object *d = json_object_new_object();
+    info->encrypted = s->crypt_method != 0;
+    json_object *d = json_object_new_object(), *encrypt = qcow2_crypt_info(s);
     if (s->version == 2) {
         json_object_object_add(d, "compat", json_object_new_string("0.10"));
         json_object_object_add(d, "compression-type", json_object_new_string("zlib"));
         json_object_object_add(d, "refcount-bits", json_object_new_int64(s->refcount_bits));
+        if (encrypt)
+            json_object_object_add(d, "encrypt", encrypt);
     } else {
         json_object_object_add(d, "compat", json_object_new_string("1.1"));
         json_object_object_add(d, "compression-type", json_object_new_string(
@@ -240,6 +247,8 @@ static int qcow2_get_info(struct node *n, struct node_info *info, struct error *
         if (bitmaps)
             json_object_object_add(d, "bitmaps", bitmaps);
         json_object_object_add(d, "refcount-bits", json_object_new_int64(s->refcount_bits));
+        if (encrypt)
+            json_object_object_add(d, "encrypt", encrypt);
         if (s->data_file_name)
             json_object_object_add(d, "data-file", json_object_new_string(s->data_file_name));
         if (s->incompat & INCOMPAT_DATA_FILE)

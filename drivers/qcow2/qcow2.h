@@ -9,6 +9,7 @@
 
 #include "bitmap.h"
 #include "cache.h"
+#include "luks.h"
 #include "node.h"
 
 #define QCOW2_MAGIC 0x514649fbu
@@ -44,6 +45,9 @@
 #define OFLAG_COMPRESSED (1ull << 62)
 #define OFLAG_ZERO 1ull
 #define RT_OFFSET_MASK 0xfffffffffffffe00ull
+
+#define QCOW2_CRYPT_AES 1
+#define QCOW2_CRYPT_LUKS 2
 
 #define COMPRESSION_ZLIB 0
 #define COMPRESSION_ZSTD 1
@@ -142,6 +146,7 @@ struct qcow2 {
     char *backing_format;       /* from the extension */
     char *data_file_name;
     uint64_t crypto_off, crypto_len;
+    struct qcow2_crypt *crypt;  /* crypt.c's state when crypt_method is set */
     bool has_bitmaps_ext;
     struct qcow2_tracked_bitmap *tracked; /* one per directory entry while tracking */
     uint32_t nb_tracked;
@@ -257,6 +262,26 @@ const char *qcow2_bitmaps_inconsistent(struct qcow2 *s, const char *only);
 /* Resize the tracked bitmaps to the node's new size (after truncate). */
 int qcow2_bitmaps_resize(struct qcow2 *s, uint64_t old_size);
 extern const struct bitmap_ops qcow2_bitmap_ops;
+
+/* crypt.c: encryption (legacy AES and LUKS) */
+struct qcow2_crypt_params {
+    uint32_t method;            /* 0: not encrypted */
+    struct luks_params luks;
+    const uint8_t *pass;
+    size_t pass_len;
+};
+int qcow2_crypt_open(struct node *n, struct qcow2 *s, struct opts *opts, struct error **errp);
+void qcow2_crypt_close(struct qcow2 *s);
+/* Guest data at host offset host (guest offset guest), any alignment, through the cipher. */
+int qcow2_crypt_read(struct qcow2 *s, uint64_t host, uint64_t guest, uint64_t len, uint8_t *buf);
+int qcow2_crypt_write(struct qcow2 *s, uint64_t host, uint64_t guest, uint64_t len,
+                      const uint8_t *data);
+/* Encrypt whole sectors in place before they are written at host (guest offset guest). */
+void qcow2_crypt_encrypt(struct qcow2 *s, uint64_t host, uint64_t guest, uint8_t *buf,
+                         uint64_t len);
+json_object *qcow2_crypt_info(struct qcow2 *s);
+int qcow2_crypt_parse_create(struct opts *o, struct qcow2_crypt_params *p, struct error **errp);
+int qcow2_crypt_setup(struct node *n, const struct qcow2_crypt_params *p, struct error **errp);
 
 /* check.c */
 int qcow2_check(struct node *n, struct check_result *res, int fix);

@@ -38,8 +38,20 @@ out=$("$QEMU_IO" --object secret,id=s0,data=abc --image-opts -c 'read -P 0x61 10
 expect "qemu-io decrypts flatimg's data" test "$(grep -c 'Pattern verification failed' <<<"$out")" = 0
 "$IMGCAT2" -s secret,id=s0,data=abd -o key-secret=s0 a.luks >/dev/null 2>err.txt && fail "wrong password accepted"
 expect "wrong password refused" grep -q "Invalid password, cannot unlock any keyslot" err.txt
-"$IMGCAT2" "${key[@]}" b.luks >/dev/null 2>err.txt && fail "decrypted an unsupported cipher"
-expect "unsupported cipher refused cleanly" grep -q "can only decrypt aes-xts-plain64" err.txt
+# aes-128-cbc-essiv:sha256 with sha1 both ways
+"$QEMU_IO" --object secret,id=s0,data=abc --image-opts -c 'write -P 0x5b 1000 70000' "$(qopen b.luks)" >/dev/null
+"$IMGCAT2" "${key[@]}" -w 100 3000 0x61 b.luks || fail "flatimg write"
+out=$("$QEMU_IO" --object secret,id=s0,data=abc --image-opts -c 'read -P 0x61 100 3000' \
+      -c 'read -P 0x5b 3100 67900' "$(qopen b.luks)")
+expect "qemu-io decrypts flatimg's cbc-essiv data" test "$(grep -c 'Pattern verification failed' <<<"$out")" = 0
+rm -f q.raw
+"$QEMU_IMG" convert --object secret,id=s0,data=abc --image-opts "$(qopen b.luks)" -O raw q.raw
+expect "flatimg decrypts qemu's cbc-essiv data" cmp -s q.raw <("$IMGCAT2" "${key[@]}" b.luks)
+# a cipher flatimg does not implement is refused by name
+cp a.luks s.luks
+poke s.luks 8 'serpent\x00'
+"$IMGCAT2" "${key[@]}" s.luks >/dev/null 2>err.txt && fail "decrypted an unsupported cipher"
+expect "unsupported cipher refused cleanly" grep -q "does not implement the serpent-256 cipher" err.txt
 
 variant() { # variant OFFSET BYTES
     cp a.luks h.luks
