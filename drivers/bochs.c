@@ -70,7 +70,7 @@ static int bochs_open(struct node *n, struct opts *opts, struct error **errp)
         return -ENOMEM;
     n->state = s;
     if (n->flags & NODE_RDWR) {
-        error_setg(errp, "Block node is read-only");
+        error_setg(errp, "Image is read-only");
         return -EACCES;
     }
     int ret = node_pread(n->file, 0, sizeof(h), h);

@@ -125,7 +125,7 @@ static int cloop_open(struct node *n, struct opts *opts, struct error **errp)
         return -ENOMEM;
     n->state = s;
     if (n->flags & NODE_RDWR) {
-        error_setg(errp, "Block node is read-only");
+        error_setg(errp, "Image is read-only");
         return -EACCES;
     }
     uint64_t max_size;

@@ -320,7 +320,7 @@ static int dmg_open(struct node *n, struct opts *opts, struct error **errp)
     s->max_compressed = 1;
     s->max_sectors = 1;
     if (n->flags & NODE_RDWR) {
-        error_setg(errp, "Block node is read-only");
+        error_setg(errp, "Image is read-only");
         return -EACCES;
     }
     int64_t koly = dmg_find_koly(n, errp);

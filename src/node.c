@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -133,6 +134,31 @@ static int validate_open_opts(const struct driver *drv, const struct opts *o, st
         return -EINVAL;
     }
     return 0;
+}
+
+/* Opened without its backing file (info): backing.* options are left over, and qemu reports the
+ * first of them (in its QDict order) as unsupported. The "backing" key itself is consumed. */
+static int reject_backing_opts(const struct driver *drv, const struct opts *bopts,
+                               struct error **errp)
+{
+    const char *first = NULL;
+    unsigned first_bucket = 0;
+    for (size_t i = 0; i < bopts->count; i++) {
+        if (!bopts->items[i].key[0])
+            continue;
+        char key[256];
+        snprintf(key, sizeof(key), "backing.%s", bopts->items[i].key);
+        unsigned b = json_qdict_bucket(key);
+        if (!first || b <= first_bucket) {
+            first = bopts->items[i].key;
+            first_bucket = b;
+        }
+    }
+    if (!first)
+        return 0;
+    error_setg(errp, "Block format '%s' does not support the option 'backing.%s'", drv->name,
+               first);
+    return -EINVAL;
 }
 
 /* Keys the core consumes for every format node. */
@@ -354,11 +380,15 @@ static struct node *open_chain(const char *filename, const char *fmt, const stru
     n->file = file;
     n->probed = probed;
     struct opts *bopts = opts_extract_prefix(o, "backing");
+    if (opts_get(o, "backing") && !opts_get(o, "backing")[0])
+        warn_report("Use of \"backing\": \"\" is deprecated; use \"backing\": null instead");
     if (opts_get(o, "backing"))
         opts_set(bopts, "", opts_get(o, "backing"));
     n->open_opts = opts_clone(o);
     drop_core_keys(o);
     int ret = validate_open_opts(drv, o, errp);
+    if (ret == 0 && (flags & NODE_NO_BACKING))
+        ret = reject_backing_opts(drv, bopts, errp);
     if (ret == 0)
         ret = drv->open(n, o, errp);
     if (ret < 0) {

@@ -11,8 +11,16 @@
 #include "info.h"
 #include "json.h"
 
-/* Options that change what a node shows (qemu's strong runtime options); only raw has any. */
-static const char *const strong_opts[] = { "offset", "size", NULL };
+/* Options that change what a node shows (qemu 7.2's strong_runtime_opts of each driver). */
+static const struct {
+    const char *driver;
+    const char *const opts[3];
+} strong_opts[] = {
+    { "raw", { "offset", "size", NULL } },
+    { "luks", { "key-secret", NULL } },
+    { "qcow2", { "encrypt.key-secret", NULL } },
+    { "qcow", { "encrypt.key-secret", NULL } },
+};
 
 /* A strong option's value as given: typed when it came from a json: name, a string otherwise. */
 static json_object *given_value(json_object *given, const char *key, const char *value)
@@ -27,7 +35,11 @@ static json_object *given_value(json_object *given, const char *key, const char 
  * alone, so it is named "json:{...}" (driver, those options, the file child). NULL otherwise. */
 static char *json_image_name(const struct node *n, const char *name)
 {
-    if (!n->open_opts || !n->file || strcmp(n->drv->name, "raw"))
+    const char *const *keys = NULL;
+    for (size_t i = 0; i < sizeof(strong_opts) / sizeof(strong_opts[0]); i++)
+        if (!strcmp(n->drv->name, strong_opts[i].driver))
+            keys = strong_opts[i].opts;
+    if (!n->open_opts || !n->file || !keys)
         return NULL;
     json_object *given = NULL;
     if (!strncmp(name, "json:", 5))
@@ -35,7 +47,7 @@ static char *json_image_name(const struct node *n, const char *name)
     json_object *o = json_object_new_object();
     json_object_object_add(o, "driver", json_object_new_string(n->drv->name));
     bool strong = false;
-    for (const char *const *k = strong_opts; *k; k++) {
+    for (const char *const *k = keys; *k; k++) {
         const char *v = opts_get(n->open_opts, *k);
         if (v) {
             json_object_object_add(o, *k, given_value(given, *k, v));

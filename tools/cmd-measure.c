@@ -87,6 +87,9 @@ static struct opts *parse_create_options(const struct driver *drv, const struct 
     for (size_t i = 0; ret == 0 && i < o->count; i++) {
         const char *key = o->items[i].key;
         if (!opt_desc_find(descs, key)) {
+            /* the option parser spells "?" as "help"; qemu names what was typed */
+            if (!strcmp(key, "help") && !strstr(a->options, "help"))
+                key = "?";
             error_setg(&err, "Invalid parameter '%s'", key);
             ret = -EINVAL;
             break;
@@ -161,6 +164,10 @@ static int run_measure(struct measure_args *a)
     const struct driver *drv = driver_find(a->out_fmt);
     if (!drv) {
         error_report("Unknown file format '%s'", a->out_fmt);
+        goto out;
+    }
+    if (!drv->create_opts) {
+        error_report("Format driver '%s' does not support image creation", drv->name);
         goto out;
     }
     o = parse_create_options(drv, a);

@@ -113,22 +113,40 @@ static uint64_t prealloc_size(uint64_t total, uint64_t cs, unsigned order, bool 
     return meta + aligned;
 }
 
+/* The create options measure reads, in qemu's qcow2_measure order and with its messages. */
 static int measure_opts(struct opts *o, uint64_t *cs, unsigned *order, bool *ext_l2,
                         enum prealloc *pa, bool *v3, struct error **errp)
 {
     uint64_t bits = 16;
     *cs = 65536;
     *ext_l2 = false;
-    if (opts_get_size(o, "cluster_size", cs, errp) < 0 ||
-        opts_get_number(o, "refcount_bits", &bits, errp) < 0 ||
-        opts_get_bool(o, "extended_l2", ext_l2, errp) < 0)
+    if (opts_get_bool(o, "extended_l2", ext_l2, errp) < 0 ||
+        opts_get_size(o, "cluster_size", cs, errp) < 0)
         return -EINVAL;
     if (*cs < 512 || *cs > (2u << 20) || (*cs & (*cs - 1))) {
         error_setg(errp, "Cluster size must be a power of two between 512 and 2048k");
         return -EINVAL;
     }
+    if (*ext_l2 && *cs < 512 * 32) {
+        error_setg(errp, "Extended L2 entries are only supported with cluster sizes of at least "
+                         "%u bytes", 512 * 32);
+        return -EINVAL;
+    }
+    const char *c = opts_get(o, "compat");
+    if (c && strcmp(c, "0.10") && strcmp(c, "1.1")) {
+        error_setg(errp, "Invalid compatibility level: '%s'", c);
+        return -EINVAL;
+    }
+    *v3 = !(c && !strcmp(c, "0.10"));
+    if (opts_get_number(o, "refcount_bits", &bits, errp) < 0)
+        return -EINVAL;
     if (bits > 64 || !bits || (bits & (bits - 1))) {
         error_setg(errp, "Refcount width must be a power of two and may not exceed 64 bits");
+        return -EINVAL;
+    }
+    if (!*v3 && bits != 16) {
+        error_setg(errp, "Different refcount widths than 16 bits require compatibility level 1.1 "
+                         "or above (use compat=1.1 or greater)");
         return -EINVAL;
     }
     *order = 0;
@@ -137,16 +155,16 @@ static int measure_opts(struct opts *o, uint64_t *cs, unsigned *order, bool *ext
     const char *p = opts_get(o, "preallocation");
     *pa = PREALLOC_OFF;
     if (p && prealloc_parse(p, pa) < 0) {
-        error_setg(errp, "Invalid preallocation mode: '%s'", p);
+        error_setg(errp, "invalid parameter value: %s", p);
         return -EINVAL;
     }
-    const char *c = opts_get(o, "compat");
-    *v3 = !(c && (!strcmp(c, "0.10") || !strcmp(c, "v2")));
-    if (c && *v3 && strcmp(c, "1.1") && strcmp(c, "v3")) {
-        error_setg(errp, "Invalid compat version: '%s'", c);
-        return -EINVAL;
-    }
-    if (opts_get(o, "encryption") || opts_has_prefix(o, "encrypt")) {
+    /* only a LUKS header changes the sizes (the legacy AES format has none) */
+    const char *ef = opts_get(o, "encrypt.format");
+    if (ef && !strcmp(ef, "luks")) {
+        if (!opts_get(o, "encrypt.key-secret")) {
+            error_setg(errp, "Parameter 'encrypt.key-secret' is required for cipher");
+            return -EINVAL;
+        }
         error_setg(errp, "Encryption is not supported by flatimg yet");
         return -ENOTSUP;
     }
@@ -177,6 +195,30 @@ static int required_from_source(struct node *in, uint64_t cs, uint64_t *required
     return 0;
 }
 
+/* qemu's qcow2_get_persistent_dirty_bitmap_size: every bitmap of the source fully allocated,
+ * its table, and the directory entries, each rounded to clusters. */
+static int bitmaps_size(struct node *in, uint64_t cs, uint64_t *out, struct error **errp)
+{
+    struct bitmap_info *list = NULL;
+    int count = 0;
+    int ret = in->drv->bitmaps->list(in, &list, &count);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not read the bitmaps");
+        return ret;
+    }
+    uint64_t total = 0, dir = 0;
+    for (int i = 0; i < count; i++) {
+        uint64_t gran = list[i].granularity ? list[i].granularity : 1;
+        uint64_t bits = (in->size + gran - 1) / gran, bytes = (bits + 7) / 8;
+        uint64_t clusters = (bytes + cs - 1) / cs;
+        total += clusters * cs + round_up(clusters * 8, cs);
+        dir += (24 + strlen(list[i].name) + 7) & ~7ull;
+    }
+    bitmap_info_list_free(list, count);
+    *out = total + round_up(dir, cs);
+    return 0;
+}
+
 int qcow2_measure(struct opts *o, struct node *in, struct measure_info *out, struct error **errp)
 {
     uint64_t cs, size = 0, required, vsize;
@@ -186,22 +228,33 @@ int qcow2_measure(struct opts *o, struct node *in, struct measure_info *out, str
     int ret = measure_opts(o, &cs, &order, &ext_l2, &pa, &v3, errp);
     if (ret < 0)
         return ret;
+    if (opts_get_size(o, "size", &size, errp) < 0)
+        return -EINVAL;
+    vsize = round_up(size, cs);
+    uint64_t l2e = ext_l2 ? 16 : 8, per_l2 = cs / l2e;
+    if ((vsize / cs + per_l2 - 1) / per_l2 * 8 > QCOW2_MAX_L1_BYTES) {
+        error_setg(errp, "The image size is too large (try using a larger cluster size)");
+        return -EINVAL;
+    }
+    required = 0;
     if (in) {
         vsize = round_up(in->size, cs);
-        if (pa == PREALLOC_FULL || pa == PREALLOC_FALLOC)
+        /* with a backing file, qemu cannot tell what the chain shares: all clusters count */
+        if (opts_get(o, "backing_file"))
             required = vsize;
         else if ((ret = required_from_source(in, cs, &required, errp)) < 0)
             return ret;
-    } else {
-        if (opts_get_size(o, "size", &size, errp) < 0)
-            return -EINVAL;
-        vsize = round_up(size, cs);
-        required = (pa == PREALLOC_FULL || pa == PREALLOC_FALLOC) ? vsize : 0;
     }
+    if (pa == PREALLOC_FULL || pa == PREALLOC_FALLOC)
+        required = vsize;
     out->fully_allocated = prealloc_size(vsize, cs, order, ext_l2);
     out->required = out->fully_allocated - vsize + required;
-    out->has_bitmaps = v3 && in && !strcmp(in->drv->name, "qcow2");
+    /* qemu's bdrv_supports_persistent_dirty_bitmap: a qcow2 source of version 3 */
+    out->has_bitmaps = v3 && in && !strcmp(in->drv->name, "qcow2") &&
+                       qcow2_state(in)->version >= 3;
     out->bitmaps = 0;
+    if (out->has_bitmaps)
+        return bitmaps_size(in, cs, &out->bitmaps, errp);
     return 0;
 }
 
