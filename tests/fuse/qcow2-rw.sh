@@ -1,6 +1,7 @@
 #!/bin/sh
 # A rw mount of a qcow2 with a backing file, written with dd and fallocate, then unmounted, passes
-# real `qemu-img check` and holds exactly the same bytes as the same edits on a raw copy.
+# real `qemu-img check`, qemu-io reads the written patterns back (read -P), and the image holds
+# exactly the same bytes as the same edits on a raw copy.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/fuse/lib-fuse.sh"
 need_qemu
@@ -26,5 +27,7 @@ expect "punched hole reads zeros" test "$(dd if=view.raw bs=64k skip=16 count=8 
 fsumount view.raw pid
 expect "qemu-img check" $QEMU_IMG check -q top.qcow2
 expect "same bytes as the raw edits" $QEMU_IMG compare -q -F raw top.qcow2 ref.raw
+expect "qemu-io reads the writes" qio_ok -c "read -P 0x55 72k 128k" -c "read -P 0 1M 512k" \
+    -c "read -P 0 3M 64k" -c "read -P 0 3600k 4k" -c "read -P 0x44 2M 64k" -c "read -P 0x44 0 64k" top.qcow2
 expect "backing untouched" $QEMU_IO -c "read -P 0x44 0 4M" base.qcow2
 finish
