@@ -2,6 +2,7 @@
 # tests/local.mk).
 QCOW2B_TESTS = \
 	tests/cli/qcow2-bitmap-track.sh \
-	tests/fuse/qcow2-bitmaps.sh
+	tests/fuse/qcow2-bitmaps.sh \
+	tests/cli/qcow2-amend-all.sh
 TESTS += $(QCOW2B_TESTS)
 EXTRA_DIST += $(QCOW2B_TESTS)

@@ -267,96 +267,184 @@ static int set_compat_bit(struct qcow2 *s, uint64_t bit, bool on)
     return qcow2_write_header(s, s->node->backing_file);
 }
 
-/* Zero clusters do not exist in v2: write real zeros (ZERO_ALLOC), drop plain zero clusters when
- * nothing lies below, allocate zeroed clusters otherwise (qemu's qcow2_expand_zero_clusters). */
+/* One L2 table's zero clusters made valid for v2, in place (qemu's expand_zero_clusters_in_l1):
+ * plain ones dropped when nothing lies below, else backed by a zeroed cluster that every sharer
+ * of a shared table (snapshots) references; preallocated ones zeroed on disk. */
+static int expand_l2(struct node *n, struct qcow2 *s, uint64_t l2, const uint8_t *zero)
+{
+    uint64_t cs = s->cluster_size, l2_rc, rc;
+    if (l2 & (cs - 1)) {
+        qcow2_signal_corruption(s, "L2 table offset %#" PRIx64 " unaligned", l2);
+        return -EIO;
+    }
+    int ret = qcow2_get_refcount(s, l2 >> s->cluster_bits, &l2_rc);
+    if (ret < 0)
+        return ret;
+    if (!l2_rc)
+        return -EIO;
+    uint8_t *t;
+    if ((ret = cache_get(s->l2_cache, l2, (void **)&t)) < 0)
+        return ret;
+    for (uint64_t j = 0; ret == 0 && j < (1ull << s->l2_bits); j++) {
+        uint64_t e = get_be64(t + j * 8), host = e & L2E_OFFSET_MASK;
+        if ((e & OFLAG_COMPRESSED) || !(e & OFLAG_ZERO))
+            continue;
+        if (!host && !n->backing_file) {
+            e = 0;
+        } else {
+            if (!host) {
+                int64_t at = qcow2_alloc_clusters(s, 1);
+                if (at < 0) {
+                    ret = (int)at;
+                    break;
+                }
+                host = (uint64_t)at;
+                if (l2_rc > 1 && (ret = qcow2_update_refcount(s, host >> s->cluster_bits,
+                                                              (int64_t)l2_rc - 1)) < 0)
+                    break;
+            } else if (host & (cs - 1)) {
+                qcow2_signal_corruption(s, "Cluster allocation offset %#" PRIx64 " unaligned",
+                                        host);
+                ret = -EIO;
+                break;
+            }
+            if ((ret = node_pwrite(s->node->file, host, cs, zero)) < 0 ||
+                (ret = qcow2_get_refcount(s, host >> s->cluster_bits, &rc)) < 0)
+                break;
+            e = host | (rc == 1 ? OFLAG_COPIED : 0);
+        }
+        put_be64(t + j * 8, e);
+        cache_mark_dirty(s->l2_cache, t);
+    }
+    cache_put(s->l2_cache, t);
+    return ret;
+}
+
+/* Zero clusters do not exist in v2: every L2 table of the active L1 and of each snapshot's. */
 static int expand_zero_clusters(struct node *n, struct qcow2 *s)
 {
     uint8_t *zero = calloc(1, s->cluster_size);
     if (!zero)
         return -ENOMEM;
     int ret = 0;
-    for (uint32_t i = 0; ret == 0 && i < s->l1_size; i++) {
-        uint64_t l2 = s->l1[i] & L1E_OFFSET_MASK;
-        uint8_t *t;
-        if (!l2 || (ret = qcow2_l2_for_write(s, i, &l2)) < 0 ||
-            (ret = cache_get(s->l2_cache, l2, (void **)&t)) < 0)
-            continue;
-        for (uint64_t j = 0; ret == 0 && j < (1ull << s->l2_bits); j++) {
-            uint64_t e = get_be64(t + j * 8), host = e & L2E_OFFSET_MASK;
-            if ((e & OFLAG_COMPRESSED) || !(e & OFLAG_ZERO))
-                continue;
-            if (!host && !n->backing_file) {
-                e = 0;
-            } else {
-                if (!host || !(e & OFLAG_COPIED)) {
-                    int64_t a = qcow2_alloc_clusters(s, 1);
-                    if (a < 0) {
-                        ret = (int)a;
-                        break;
-                    }
-                    if (host)
-                        ret = qcow2_free_later(s, host, 1);
-                    host = (uint64_t)a;
-                }
-                if (ret == 0)
-                    ret = node_pwrite(s->node->file, host, s->cluster_size, zero);
-                e = host | OFLAG_COPIED;
-            }
-            put_be64(t + j * 8, e);
-            cache_mark_dirty(s->l2_cache, t);
+    for (uint32_t i = 0; ret == 0 && i < s->l1_size; i++)
+        if (s->l1[i] & L1E_OFFSET_MASK)
+            ret = expand_l2(n, s, s->l1[i] & L1E_OFFSET_MASK, zero);
+    for (uint32_t k = 0; ret == 0 && k < s->nb_snapshots; k++) {
+        struct qcow2_snapshot *sn = &s->snaps[k];
+        uint8_t *l1 = malloc((uint64_t)sn->l1_size * 8 + 1);
+        ret = l1 ? node_pread(s->node->file, sn->l1_offset, (uint64_t)sn->l1_size * 8, l1)
+                 : -ENOMEM;
+        for (uint32_t i = 0; ret == 0 && i < sn->l1_size; i++) {
+            uint64_t l2 = get_be64(l1 + (uint64_t)i * 8) & L1E_OFFSET_MASK;
+            if (l2)
+                ret = expand_l2(n, s, l2, zero);
         }
-        cache_put(s->l2_cache, t);
+        free(l1);
     }
     free(zero);
     return ret == 0 ? qcow2_flush_metadata(s) : ret;
 }
 
-static int change_compat(struct node *n, struct qcow2 *s, bool v3, struct error **errp)
+/* Whether the active image holds compressed clusters (qemu's qcow2_has_compressed_clusters). */
+static int has_compressed(struct qcow2 *s)
 {
-    if (v3 == (s->version >= 3))
-        return 0;
-    int ret;
-    if (v3) {
-        s->version = 3;
-        s->refcount_order = 4;
-        return qcow2_write_header(s, n->backing_file);
+    int found = 0;
+    for (uint32_t i = 0; !found && i < s->l1_size; i++) {
+        uint64_t l2 = s->l1[i] & L1E_OFFSET_MASK;
+        uint8_t *t;
+        if (!l2)
+            continue;
+        if (l2 & (s->cluster_size - 1))
+            return -EIO;
+        int ret = cache_get(s->l2_cache, l2, (void **)&t);
+        if (ret < 0)
+            return ret;
+        for (uint64_t j = 0; !found && j < (1ull << s->l2_bits); j++)
+            found = (get_be64(t + j * s->l2_entry_size) & OFLAG_COMPRESSED) != 0;
+        cache_put(s->l2_cache, t);
     }
-    uint64_t bad = s->incompat & ~(INCOMPAT_DIRTY | INCOMPAT_CORRUPT);
+    return found;
+}
+
+/* qemu's qcow2_downgrade, its checks in its order. */
+static int downgrade(struct node *n, struct qcow2 *s, struct error **errp)
+{
+    if (s->refcount_order != 4) {
+        error_setg(errp, "compat=0.10 requires refcount_bits=16");
+        return -ENOTSUP;
+    }
+    if (s->incompat & INCOMPAT_DATA_FILE) {
+        error_setg(errp, "Cannot downgrade an image with a data file");
+        return -ENOTSUP;
+    }
+    for (uint32_t i = 0; i < s->nb_snapshots; i++) {
+        if (s->snaps[i].vm_state_size > UINT32_MAX || s->snaps[i].disk_size != n->size) {
+            error_setg(errp, "Internal snapshots prevent downgrade of image");
+            return -ENOTSUP;
+        }
+    }
+    int ret = qcow2_flush_metadata(s);
+    if (ret == 0 && (s->incompat & INCOMPAT_DIRTY) && (ret = node_flush(n->file)) == 0 &&
+        (ret = qcow2_set_incompat(s, s->incompat & ~INCOMPAT_DIRTY)) == 0)
+        s->marked_dirty = false;
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Failed to make the image clean");
+        return ret;
+    }
+    uint64_t bad = s->incompat & ~INCOMPAT_COMPRESSION;
     if (bad) {
         error_setg(errp, "Cannot downgrade an image with incompatible features 0x%" PRIx64 " set",
                    bad);
         return -ENOTSUP;
     }
-    if (s->refcount_bits != 16) {
-        error_setg(errp, "compat=0.10 requires refcount_bits=16");
-        return -ENOTSUP;
-    }
-    if (s->nb_snapshots) {
-        error_setg(errp, "downgrading an image with snapshots is not supported yet");
-        return -ENOTSUP;
-    }
-    if (s->has_bitmaps_ext) {
-        error_setg(errp, "Cannot downgrade an image with bitmaps");
-        return -ENOTSUP;
-    }
+    /* the bitmaps are stored as at close: qemu leaves their extension, ignored from now on */
+    if ((ret = qcow2_bitmaps_track_stop(s)) < 0)
+        return ret;
+    s->compat = 0;
+    s->autoclear = 0;
     if ((ret = expand_zero_clusters(n, s)) < 0) {
         error_setg_errno(errp, -ret, "Failed to turn zero into data clusters");
         return ret;
     }
+    if (s->compression_type != COMPRESSION_ZLIB) {
+        ret = has_compressed(s);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "Failed to check block status");
+            return ret;
+        }
+        if (ret) {
+            error_setg(errp, "Cannot downgrade an image with zstd compression type and existing "
+                             "compressed clusters");
+            return -ENOTSUP;
+        }
+        s->compression_type = COMPRESSION_ZLIB;
+        s->incompat &= ~INCOMPAT_COMPRESSION;
+    }
     s->version = 2;
-    s->compat = 0;
-    s->autoclear = 0;
     s->incompat = 0;
-    s->marked_dirty = false;
     ret = qcow2_write_header(s, n->backing_file);
     if (ret < 0)
         error_setg_errno(errp, -ret, "Failed to update the image header");
     return ret;
 }
 
+static int change_compat(struct node *n, struct qcow2 *s, bool v3, struct error **errp)
+{
+    if (v3 == (s->version >= 3))
+        return 0;
+    if (v3) {
+        s->version = 3;
+        s->refcount_order = 4;
+        return qcow2_write_header(s, n->backing_file);
+    }
+    return downgrade(n, s, errp);
+}
+
 static const char *const amendable[] = {
     "compat", "size", "backing_file", "backing_fmt", "data_file", "data_file_raw",
-    "lazy_refcounts", "refcount_bits", "encrypt.key-secret", NULL,
+    "lazy_refcounts", "refcount_bits", "encrypt.key-secret", "encrypt.keyslot", "encrypt.state",
+    "encrypt.old-secret", "encrypt.new-secret", "encrypt.iter-time", NULL,
 };
 
 static int validate_amend(struct opts *o, struct error **errp)
@@ -374,65 +462,146 @@ static int validate_amend(struct opts *o, struct error **errp)
     return 0;
 }
 
-/* Amend: compat up and down, lazy_refcounts; other changes are refused clearly. */
-int qcow2_amend(struct node *n, struct opts *o, bool force, struct error **errp)
+struct amend_req {
+    bool v3, lazy, data_raw;
+    uint64_t size, bits;
+    const char *backing_file, *backing_fmt, *data_file;
+};
+
+/* The options as qemu's qcow2_amend_options reads them, in the order of its option list: the
+ * first bad one fails before anything changes. */
+static int parse_amend(struct node *n, struct qcow2 *s, struct opts *o, struct amend_req *r,
+                       struct error **errp)
 {
-    struct qcow2 *s = qcow2_state(n);
-    int ret = validate_amend(o, errp);
-    if (ret < 0)
-        return ret;
-    bool v3 = s->version >= 3, lazy = s->compat & COMPAT_LAZY_REFCOUNTS;
+    r->v3 = s->version >= 3;
+    r->lazy = s->compat & COMPAT_LAZY_REFCOUNTS;
+    r->data_raw = s->autoclear & AUTOCLEAR_DATA_FILE_RAW;
+    r->bits = s->refcount_bits;
+    r->size = 0;
+    for (size_t i = 0; i < o->count; i++) {
+        if (strncmp(o->items[i].key, "encrypt.", 8))
+            continue;
+        if (!s->crypt_method) {
+            error_setg(errp, "Can't amend encryption options - encryption not present");
+            return -EINVAL;
+        }
+        if (s->crypt_method != 2) {
+            error_setg(errp, "Only LUKS encryption options can be amended");
+            return -ENOTSUP;
+        }
+        error_setg(errp, "Amending the LUKS encryption of a qcow2 image is not supported");
+        return -ENOTSUP;
+    }
+    if (opts_get(o, "size") && opts_get_size(o, "size", &r->size, errp) < 0)
+        return -EINVAL;
     const char *c = opts_get(o, "compat");
     if (c) {
         if (!strcmp(c, "0.10") || !strcmp(c, "v2")) {
-            v3 = false;
+            r->v3 = false;
         } else if (!strcmp(c, "1.1") || !strcmp(c, "v3")) {
-            v3 = true;
+            r->v3 = true;
         } else {
             error_setg(errp, "Unknown compatibility level %s", c);
             return -EINVAL;
         }
     }
-    if (opts_get_bool(o, "lazy_refcounts", &lazy, errp) < 0)
+    r->backing_file = opts_get(o, "backing_file");
+    r->backing_fmt = opts_get(o, "backing_fmt");
+    if (opts_get_bool(o, "lazy_refcounts", &r->lazy, errp) < 0 ||
+        opts_get_number(o, "refcount_bits", &r->bits, errp) < 0)
         return -EINVAL;
-    if (opts_get(o, "lazy_refcounts") && lazy && !v3) {
-        error_setg(errp, "Lazy refcounts only supported with compatibility level 1.1 and above "
-                         "(use compat=1.1 or greater)");
+    if (opts_get(o, "refcount_bits") && (!r->bits || r->bits > 64 || (r->bits & (r->bits - 1)))) {
+        error_setg(errp, "Refcount width must be a power of two and may not exceed 64 bits");
         return -EINVAL;
     }
-    if (!opts_get(o, "lazy_refcounts") && !v3)
-        lazy = false;
-    uint64_t bits = s->refcount_bits;
-    if (opts_get_number(o, "refcount_bits", &bits, errp) < 0)
+    r->data_file = opts_get(o, "data_file");
+    if (r->data_file && !(s->incompat & INCOMPAT_DATA_FILE)) {
+        error_setg(errp, "data-file can only be set for images that use an external data file");
         return -EINVAL;
-    if (bits != s->refcount_bits) {
-        if (!v3 && bits != 16) {
+    }
+    if (opts_get_bool(o, "data_file_raw", &r->data_raw, errp) < 0)
+        return -EINVAL;
+    if (r->data_raw && !(s->autoclear & AUTOCLEAR_DATA_FILE_RAW)) {
+        error_setg(errp, "data-file-raw cannot be set on existing images");
+        return -EINVAL;
+    }
+    (void)n;
+    return 0;
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a && strcmp(a, b));
+}
+
+/* The steps of qemu's qcow2_amend_options, in its order: upgrade, refcount width, data file
+ * settings, backing file (only restating it is allowed), lazy refcounts, size, downgrade. */
+static int amend_locked(struct node *n, struct qcow2 *s, const struct amend_req *r,
+                        struct error **errp)
+{
+    int ret = qcow2_flush_metadata(s);
+    if (ret == 0 && r->v3 && s->version < 3)
+        ret = change_compat(n, s, true, errp);
+    if (ret == 0 && r->bits != s->refcount_bits) {
+        if (!r->v3 && r->bits != 16) {
             error_setg(errp, "Refcount widths other than 16 bits require compatibility level 1.1 "
                              "or above (use compat=1.1 or greater)");
             return -EINVAL;
         }
-        error_setg(errp, "changing refcount_bits is not supported yet");
-        return -ENOTSUP;
+        uint32_t order = 0;
+        while ((1ull << order) < r->bits)
+            order++;
+        ret = qcow2_change_refcount_order(s, order, errp);
     }
-    if (opts_get(o, "data_file") && !s->data_file_name) {
-        error_setg(errp, "data-file can only be set for images that use an external data file");
+    if (ret < 0)
+        return ret;
+    if (r->data_raw)
+        s->autoclear |= AUTOCLEAR_DATA_FILE_RAW;
+    else
+        s->autoclear &= ~AUTOCLEAR_DATA_FILE_RAW;
+    if (r->data_file) {
+        free(s->data_file_name);
+        s->data_file_name = *r->data_file ? strdup(r->data_file) : NULL;
+    }
+    if ((ret = qcow2_write_header(s, n->backing_file)) < 0) {
+        error_setg_errno(errp, -ret, "Failed to update the image header");
+        return ret;
+    }
+    if ((r->backing_file || r->backing_fmt) && (str_differs(r->backing_file, n->backing_file) ||
+                                                str_differs(r->backing_fmt, s->backing_format))) {
+        error_setg(errp, "Cannot amend the backing file\n"
+                         "You can use 'qemu-img rebase' instead.");
         return -EINVAL;
     }
-    if (opts_get(o, "data_file") || opts_get(o, "data_file_raw") || opts_get(o, "size") ||
-        opts_get(o, "backing_file") || opts_get(o, "backing_fmt")) {
-        error_setg(errp, "amending size, backing or data file options is not supported "
-                         "yet");
-        return -ENOTSUP;
+    bool lazy = s->compat & COMPAT_LAZY_REFCOUNTS;
+    if (r->lazy != lazy && r->lazy && !r->v3) {
+        error_setg(errp, "Lazy refcounts only supported with compatibility level 1.1 and above "
+                         "(use compat=1.1 or greater)");
+        return -EINVAL;
     }
+    if (r->lazy != lazy && (ret = set_compat_bit(s, COMPAT_LAZY_REFCOUNTS, r->lazy)) < 0)
+        error_setg_errno(errp, -ret, "Failed to update the image header");
+    return ret;
+}
+
+/* Amend: every option qemu-img 7.2 amends on qcow2, with its messages for the refused ones. */
+int qcow2_amend(struct node *n, struct opts *o, bool force, struct error **errp)
+{
+    struct qcow2 *s = qcow2_state(n);
+    struct amend_req r;
+    int ret = validate_amend(o, errp);
+    if (ret < 0 || (ret = parse_amend(n, s, o, &r, errp)) < 0)
+        return ret;
     pthread_mutex_lock(&s->lock);
-    ret = qcow2_flush_metadata(s);
-    if (ret == 0 && v3 && !(s->version >= 3))
-        ret = change_compat(n, s, true, errp);
-    if (ret == 0 && v3)
-        ret = set_compat_bit(s, COMPAT_LAZY_REFCOUNTS, lazy);
-    if (ret == 0 && !v3)
-        ret = change_compat(n, s, false, errp);
+    ret = amend_locked(n, s, &r, errp);
     pthread_mutex_unlock(&s->lock);
+    if (ret == 0 && r.size && (ret = node_truncate(n, r.size, true, PREALLOC_OFF, errp)) < 0)
+        return ret;
+    if (ret == 0 && !r.v3 && s->version >= 3) {
+        pthread_mutex_lock(&s->lock);
+        ret = change_compat(n, s, false, errp);
+        pthread_mutex_unlock(&s->lock);
+    }
     if (ret < 0 && !(errp && *errp))
         error_setg_errno(errp, -ret, "Failed to update the image header");
     return ret;

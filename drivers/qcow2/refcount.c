@@ -303,3 +303,126 @@ int qcow2_flush_metadata(struct qcow2 *s)
     }
     return ret;
 }
+
+/* ---- changing the refcount width (amend refcount_bits) ---- */
+
+static void set_entry_order(uint8_t *b, uint32_t order, uint64_t i, uint64_t v)
+{
+    struct qcow2 tmp = { .refcount_order = order, .refcount_bits = 1u << order };
+    qcow2_refcount_set_entry(&tmp, b, i, v);
+}
+
+/* The first cluster + 1 with a non-zero refcount; fails on one too large for new_max. */
+static int used_end(struct qcow2 *s, uint32_t new_bits, uint64_t new_max, uint64_t *end,
+                    struct error **errp)
+{
+    *end = 0;
+    uint64_t per = 1ull << s->rb_bits;
+    for (uint64_t i = 0; i < s->rt_entries; i++) {
+        uint64_t boff;
+        int ret = block_of(s, i, &boff);
+        if (ret < 0)
+            return ret;
+        if (!boff)
+            continue;
+        uint8_t *b;
+        if ((ret = cache_get(s->rc_cache, boff, (void **)&b)) < 0)
+            return ret;
+        for (uint64_t j = 0; j < per; j++) {
+            uint64_t rc = qcow2_refcount_get_entry(s, b, j);
+            if (!rc)
+                continue;
+            uint64_t c = (i << s->rb_bits) + j;
+            if (rc > new_max) {
+                cache_put(s->rc_cache, b);
+                error_setg(errp, "Cannot decrease refcount entry width to %u bits: Cluster at "
+                                 "offset %#" PRIx64 " has a refcount of %" PRIu64,
+                           new_bits, c << s->cluster_bits, rc);
+                return -EINVAL;
+            }
+            *end = c + 1;
+        }
+        cache_put(s->rc_cache, b);
+    }
+    return 0;
+}
+
+/* qemu's qcow2_change_refcount_order, laid out differently: the new refcount blocks and table go
+ * after the last used cluster and count themselves; the header switches to them in one write,
+ * then the old structures are freed through the new ones (a crash leaks, never corrupts). */
+int qcow2_change_refcount_order(struct qcow2 *s, uint32_t order, struct error **errp)
+{
+    uint64_t cs = s->cluster_size, bits = 1ull << order;
+    uint64_t new_max = order == 6 ? UINT64_MAX : (1ull << bits) - 1;
+    uint64_t per = (cs * 8) >> order, n_used;
+    int ret = qcow2_flush_metadata(s);
+    if (ret < 0 || (ret = used_end(s, (uint32_t)bits, new_max, &n_used, errp)) < 0)
+        return ret;
+    /* k blocks and t table clusters after n_used, covering themselves too */
+    uint64_t k = (n_used + per - 1) / per, t;
+    for (;;) {
+        t = (k * 8 + cs - 1) / cs;
+        uint64_t need = (n_used + k + t + per - 1) / per;
+        if (need <= k)
+            break;
+        k = need;
+    }
+    if (t * cs > QCOW2_MAX_RT_BYTES) {
+        error_setg(errp, "Refcount table too large");
+        return -EFBIG;
+    }
+    uint64_t entries = t * cs / 8, end = n_used + k + t;
+    uint8_t *buf = malloc(cs);
+    uint64_t *nrt = calloc(entries, 8);
+    uint8_t *raw = calloc(t, cs);
+    ret = -ENOMEM;
+    if (!buf || !nrt || !raw)
+        goto out;
+    ret = 0;
+    for (uint64_t j = 0; j < k && ret == 0; j++) {
+        memset(buf, 0, cs);
+        for (uint64_t i = 0; i < per && ret == 0; i++) {
+            uint64_t c = j * per + i, rc = c < end ? 1 : 0;
+            if (c < n_used)
+                ret = qcow2_get_refcount(s, c, &rc);
+            set_entry_order(buf, order, i, rc);
+        }
+        nrt[j] = (n_used + j) * cs;
+        put_be64(raw + j * 8, nrt[j]);
+        if (ret == 0)
+            ret = node_pwrite(s->node->file, nrt[j], cs, buf);
+    }
+    if (ret < 0 || (ret = node_pwrite(s->node->file, (n_used + k) * cs, t * cs, raw)) < 0 ||
+        (ret = node_flush(s->node->file)) < 0)
+        goto out;
+    uint64_t *old_rt = s->rt, old_entries = s->rt_entries, old_off = s->rt_offset;
+    uint32_t old_clusters = s->rt_clusters;
+    cache_clear(s->rc_cache);
+    s->rt = nrt;
+    nrt = NULL;
+    s->rt_entries = entries;
+    s->rt_offset = (n_used + k) * cs;
+    s->rt_clusters = (uint32_t)t;
+    s->refcount_order = order;
+    s->refcount_bits = (uint32_t)bits;
+    s->rb_bits = s->cluster_bits + 3 - order;
+    s->free_cluster_index = 0;
+    ret = qcow2_write_header(s, s->node->backing_file);
+    for (uint64_t i = 0; ret == 0 && i < old_entries; i++) {
+        uint64_t b = old_rt[i] & RT_OFFSET_MASK;
+        if (b && !(b & (cs - 1)))
+            ret = qcow2_update_refcount(s, b >> s->cluster_bits, -1);
+    }
+    for (uint64_t i = 0; ret == 0 && i < old_clusters; i++)
+        ret = qcow2_update_refcount(s, (old_off >> s->cluster_bits) + i, -1);
+    free(old_rt);
+    if (ret == 0)
+        ret = qcow2_flush_metadata(s);
+out:
+    free(buf);
+    free(nrt);
+    free(raw);
+    if (ret < 0 && errp && !*errp)
+        error_setg_errno(errp, -ret, "Could not change the refcount width");
+    return ret;
+}
