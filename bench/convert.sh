@@ -1,13 +1,16 @@
 #!/bin/bash
-# Benchmark: flatimg convert vs qemu-img convert side by side (qcow2->raw, raw->qcow2, -c
-# compressed, a 3-deep chain->raw), with hyperfine when installed, else bash's `time`.
-# Usage: bench/convert.sh [path/to/flatimg] [size in MiB]; prints wall times and the ratio
+# Benchmark: flatimg vs qemu-img side by side in one run: convert qcow2->raw, raw->qcow2,
+# -c compressed, a 3-deep chain->raw, raw->raw, rebase (safe mode) and commit.
+# Usage: bench/convert.sh [path/to/flatimg] [size in MiB]; prints for each workload the best
+# wall time of 3 runs and the peak RSS (KiB) of each program, and the time ratio
 # flatimg/qemu-img (below 1 means flatimg is faster).
 set -u
 FLATIMG=${1:-tools/flatimg}
 MIB=${2:-256}
 QEMU_IMG=${QEMU_IMG:-qemu-img}
+RUNS=${RUNS:-3}
 FLATIMG=$(readlink -f "$FLATIMG")
+QEMU_IMG=$(command -v "$QEMU_IMG")
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/flatimg-bench.XXXXXX")
 trap 'rm -rf "$DIR"' EXIT
 cd "$DIR" || exit 1
@@ -26,45 +29,42 @@ qemu-io -f qcow2 -c "write -P 1 0 $((MIB / 4))M" c0.qcow2 >/dev/null
 qemu-io -f qcow2 -c "write -P 2 $((MIB / 4))M $((MIB / 4))M" c1.qcow2 >/dev/null
 "$QEMU_IMG" create -q -f qcow2 -b c1.qcow2 -F qcow2 c2.qcow2
 qemu-io -f qcow2 -c "write -P 3 $((MIB / 8))M $((MIB / 4))M" c2.qcow2 >/dev/null
+# rebase/commit work on copies made before each run (not timed)
+prep_chain='rm -f out; cp c0.qcow2 w0.qcow2; cp c1.qcow2 w1.qcow2; cp c2.qcow2 w2.qcow2; qemu-img rebase -u -F qcow2 -b w0.qcow2 w1.qcow2; qemu-img rebase -u -F qcow2 -b w1.qcow2 w2.qcow2'
 
 workloads=(
-    "qcow2->raw|convert -f qcow2 -O raw src.qcow2 out"
-    "raw->qcow2|convert -f raw -O qcow2 src.raw out"
-    "raw->qcow2 -c|convert -c -f raw -O qcow2 src.raw out"
-    "chain->raw|convert -f qcow2 -O raw c2.qcow2 out"
-    "raw->raw|convert -f raw -O raw src.raw out"
+    "qcow2->raw|rm -f out|convert -f qcow2 -O raw src.qcow2 out"
+    "raw->qcow2|rm -f out|convert -f raw -O qcow2 src.raw out"
+    "raw->qcow2 -c|rm -f out|convert -c -f raw -O qcow2 src.raw out"
+    "chain->raw|rm -f out|convert -f qcow2 -O raw c2.qcow2 out"
+    "raw->raw|rm -f out|convert -f raw -O raw src.raw out"
+    "rebase|$prep_chain|rebase -f qcow2 -F qcow2 -b w0.qcow2 w2.qcow2"
+    "commit|$prep_chain|commit -f qcow2 w2.qcow2"
 )
 
-seconds() { # seconds PROG ARGS: best wall time of 3 runs
-    local best=
-    for _ in 1 2 3; do
-        rm -f out
-        local t0 t1
-        t0=$(date +%s.%N)
-        "$@" >/dev/null 2>&1 || { echo fail; return; }
-        t1=$(date +%s.%N)
-        local t
-        t=$(echo "$t1 - $t0" | bc)
+measure() { # measure PREP PROG ARGS: "best-seconds max-rss-kib" over $RUNS runs
+    local prep=$1 best= rss=0
+    shift
+    for _ in $(seq "$RUNS"); do
+        bash -c "$prep" >/dev/null 2>&1
+        sync
+        /usr/bin/time -f '%e %M' -o time.out "$@" >/dev/null 2>&1 || { echo fail; return; }
+        read -r t m <time.out
         if [ -z "$best" ] || [ "$(echo "$t < $best" | bc)" = 1 ]; then best=$t; fi
+        [ "$m" -gt "$rss" ] && rss=$m
     done
-    echo "$best"
+    echo "$best $rss"
 }
 
-command -v hyperfine >/dev/null 2>&1 ||
-    printf '%-16s %10s %10s %8s\n' workload qemu-img flatimg ratio
+printf '%-14s %9s %9s %7s %10s %10s\n' workload qemu-img flatimg ratio qemu-KiB flat-KiB
 for w in "${workloads[@]}"; do
-    name=${w%%|*}
-    args=${w#*|}
-    if command -v hyperfine >/dev/null 2>&1; then
-        echo "== $name"
-        hyperfine -w 1 -r 3 -p 'rm -f out' "$QEMU_IMG $args" "$FLATIMG $args"
-        continue
-    fi
-    q=$(seconds "$QEMU_IMG" $args)
-    f=$(seconds "$FLATIMG" $args)
+    IFS='|' read -r name prep args <<<"$w"
+    read -r q qm <<<"$(measure "$prep" "$QEMU_IMG" $args)"
+    read -r f fm <<<"$(measure "$prep" "$FLATIMG" $args)"
     if [ "$f" = fail ] || [ "$q" = fail ]; then
-        printf '%-16s %10s %10s %8s\n' "$name" "${q:0:6}" "${f:0:6}" "-"
+        printf '%-14s %9s %9s %7s\n' "$name" "$q" "$f" "-"
     else
-        printf '%-16s %10.3f %10.3f %8.2f\n' "$name" "$q" "$f" "$(echo "$f / $q" | bc -l)"
+        ratio=$(echo "scale=2; if ($q == 0) 0 else $f / $q" | bc -l)
+        printf '%-14s %9.2f %9.2f %7.2f %10s %10s\n' "$name" "$q" "$f" "$ratio" "$qm" "$fm"
     fi
 done

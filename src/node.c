@@ -554,6 +554,29 @@ int node_pwrite_compressed(struct node *n, uint64_t off, uint64_t len, const voi
     return ret;
 }
 
+int64_t node_compress_cluster(struct node *n, const void *in, void *out)
+{
+    if (!n->drv->compress_cluster || !n->drv->pwrite_compressed_prepared)
+        return -ENOTSUP;
+    return n->drv->compress_cluster(n, in, out); /* pure: no image state touched, no lock */
+}
+
+int node_pwrite_compressed_prepared(struct node *n, uint64_t off, uint64_t len, const void *in,
+                                    const void *out, int64_t clen)
+{
+    if (!(n->flags & NODE_RDWR))
+        return -EPERM;
+    int ret = check_range(n, off, len);
+    if (ret < 0 || len == 0)
+        return ret;
+    if (!n->drv->pwrite_compressed_prepared)
+        return -ENOTSUP;
+    lock_if_serial(n);
+    ret = n->drv->pwrite_compressed_prepared(n, off, len, in, out, clen);
+    unlock_if_serial(n);
+    return ret;
+}
+
 int node_discard(struct node *n, uint64_t off, uint64_t len)
 {
     if (!(n->flags & NODE_RDWR))

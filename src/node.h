@@ -144,6 +144,14 @@ struct driver {
     /* Write whole clusters compressed (convert -c); NULL: the format cannot compress. len 0 is
      * qemu's end-of-stream signal after a compressed convert (qcow2 rounds its file end up). */
     int (*pwrite_compressed)(struct node *n, uint64_t off, uint64_t len, const void *buf);
+    /* Optional split of pwrite_compressed, so that convert compresses on several threads and
+     * still writes in order: compress_cluster turns one whole cluster (cluster-size bytes, a short
+     * last one padded with zeros) into out (cluster-size bytes) without touching the image and
+     * returns the compressed length, or -ENOSPC when it does not shrink; then
+     * pwrite_compressed_prepared writes it at off (or the raw cluster in when clen is -ENOSPC). */
+    int64_t (*compress_cluster)(struct node *n, const void *in, void *out);
+    int (*pwrite_compressed_prepared)(struct node *n, uint64_t off, uint64_t len, const void *in,
+                                      const void *out, int64_t clen);
     /* Options amend accepts ("Amend options for ..."); NULL with amend set: create_opts. */
     const struct opt_desc *amend_opts;
 };
@@ -197,6 +205,11 @@ int node_discard(struct node *n, uint64_t off, uint64_t len);
 /* Compressed write of whole clusters (the last may be short at the end); -ENOTSUP when the
  * driver cannot compress. */
 int node_pwrite_compressed(struct node *n, uint64_t off, uint64_t len, const void *buf);
+/* The two halves of node_pwrite_compressed (see the driver's compress_cluster); -ENOTSUP when the
+ * driver does not split. */
+int64_t node_compress_cluster(struct node *n, const void *in, void *out);
+int node_pwrite_compressed_prepared(struct node *n, uint64_t off, uint64_t len, const void *in,
+                                    const void *out, int64_t clen);
 int node_flush(struct node *n);
 int node_truncate(struct node *n, uint64_t size, bool exact, enum prealloc prealloc,
                   struct error **errp);

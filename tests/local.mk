@@ -46,3 +46,4 @@ include tests/crypt.mk
 include tests/qcow2b.mk
 include tests/fuse2.mk
 include tests/check.mk
+include tests/write2.mk

@@ -28,6 +28,15 @@
 
 enum blk_status { BLK_DATA, BLK_ZERO, BLK_BACKING_FILE };
 
+struct convert;
+
+struct worker {
+    struct convert *c;
+    pthread_cond_t turn;
+    bool waiting;
+    uint64_t wait_off;
+};
+
 struct convert {
     struct node **src;
     uint64_t *src_size;
@@ -35,6 +44,7 @@ struct convert {
     uint64_t total;
     struct node *target;
     struct opts *target_open_opts; /* key secrets from -o, for opening the new target */
+    bool split_compress; /* compressed, with the target's compress_cluster */
     bool compressed, has_zero_init, target_has_backing, target_is_new, wr_in_order, salvage, quiet;
     int64_t target_backing_size; /* -1: unknown */
     uint64_t min_sparse, buf_size, cluster_size, alignment;
@@ -42,7 +52,8 @@ struct convert {
 
     /* iteration state, under lock */
     pthread_mutex_t lock;
-    pthread_cond_t wr_cond;
+    struct worker *pool; /* the workers, each waiting for its turn on its own condition */
+    long pool_size;
     int src_cur;
     uint64_t src_cur_offset;
     uint64_t next_status; /* end of the range whose status is known */
@@ -132,9 +143,18 @@ static int convert_read(struct convert *c, int src_idx, uint64_t soff, uint64_t 
     return 0;
 }
 
+/* A compressed cluster made on the worker's thread before its turn to write. */
+struct prepared {
+    bool ready;
+    int64_t clen;
+    uint8_t *out;
+};
+
 static int convert_write(struct convert *c, uint64_t off, uint64_t n, enum blk_status status,
-                         const uint8_t *buf)
+                         const uint8_t *buf, const struct prepared *pc)
 {
+    if (pc->ready)
+        return node_pwrite_compressed_prepared(c->target, off, n, buf, pc->out, pc->clen);
     while (n > 0) {
         uint64_t piece = n;
         int ret = 0;
@@ -166,6 +186,17 @@ static int convert_write(struct convert *c, uint64_t off, uint64_t n, enum blk_s
     return 0;
 }
 
+/* Wake the worker whose piece is next in write order (all of them after a failure), rather than
+ * every waiter: with many workers on few cores a broadcast costs more than the copy. Lock held. */
+static void wake_next(struct convert *c)
+{
+    for (long i = 0; i < c->pool_size; i++) {
+        struct worker *w = &c->pool[i];
+        if (w->waiting && (c->ret || w->wait_off == c->wr_offs))
+            pthread_cond_signal(&w->turn);
+    }
+}
+
 /* Take the next piece of work; false when there is none left or a worker failed. */
 static bool convert_next(struct convert *c, uint64_t *off, uint64_t *n, enum blk_status *status,
                          int *src_idx, uint64_t *soff)
@@ -175,7 +206,7 @@ static bool convert_next(struct convert *c, uint64_t *off, uint64_t *n, enum blk
     int64_t len = convert_iteration(c, c->next_off);
     if (len < 0) {
         c->ret = (int)len;
-        pthread_cond_broadcast(&c->wr_cond);
+        wake_next(c);
         return false;
     }
     *off = c->next_off;
@@ -193,9 +224,11 @@ static bool convert_next(struct convert *c, uint64_t *off, uint64_t *n, enum blk
 
 static void *convert_worker(void *opaque)
 {
-    struct convert *c = opaque;
+    struct worker *w = opaque;
+    struct convert *c = w->c;
     uint8_t *buf = malloc(c->buf_size);
-    if (!buf)
+    struct prepared pc = { .out = c->split_compress ? malloc(c->cluster_size) : NULL };
+    if (!buf || (c->split_compress && !pc.out))
         abort();
     for (;;) {
         uint64_t off, n, soff;
@@ -214,13 +247,28 @@ static void *convert_worker(void *opaque)
             if (ret < 0)
                 error_report("error while reading at byte %" PRIu64 ": %s", off, strerror(-ret));
         }
+        /* compress outside the write order, so that the workers compress in parallel */
+        pc.ready = false;
+        if (ret == 0 && c->split_compress && status == BLK_DATA && n <= c->cluster_size &&
+            (!c->min_sparse || !buffer_is_zero(buf, n))) {
+            memset(buf + n, 0, c->cluster_size - n);
+            pc.clen = node_compress_cluster(c->target, buf, pc.out);
+            pc.ready = true;
+            if (pc.clen < 0 && pc.clen != -ENOSPC) {
+                ret = (int)pc.clen;
+                error_report("error while writing at byte %" PRIu64 ": %s", off, strerror(-ret));
+            }
+        }
         pthread_mutex_lock(&c->lock);
+        w->wait_off = off;
+        w->waiting = true;
         while (ret == 0 && c->wr_in_order && c->wr_offs != off && !c->ret)
-            pthread_cond_wait(&c->wr_cond, &c->lock);
+            pthread_cond_wait(&w->turn, &c->lock);
+        w->waiting = false;
         bool go = ret == 0 && !c->ret;
         pthread_mutex_unlock(&c->lock);
         if (go) {
-            ret = convert_write(c, off, n, status, buf);
+            ret = convert_write(c, off, n, status, buf, &pc);
             if (ret < 0)
                 error_report("error while writing at byte %" PRIu64 ": %s", off, strerror(-ret));
         }
@@ -229,10 +277,11 @@ static void *convert_worker(void *opaque)
             c->ret = ret;
         if (c->wr_offs < off + n)
             c->wr_offs = off + n;
-        pthread_cond_broadcast(&c->wr_cond);
+        wake_next(c);
         pthread_mutex_unlock(&c->lock);
     }
     free(buf);
+    free(pc.out);
     return NULL;
 }
 
@@ -269,6 +318,8 @@ static int convert_do_copy(struct convert *c)
             return -EINVAL;
         }
         c->buf_size = c->cluster_size;
+        c->split_compress = c->target->drv->compress_cluster &&
+                            c->target->drv->pwrite_compressed_prepared;
     }
     /* first pass: how much will be copied, for the progress */
     for (uint64_t off = 0; off < c->total;) {
@@ -283,16 +334,27 @@ static int convert_do_copy(struct convert *c)
     c->src_cur_offset = 0;
     c->next_status = 0;
     pthread_t tids[MAX_WORKERS];
+    struct worker pool[MAX_WORKERS];
     long started = 0;
     for (long i = 0; i < c->workers; i++) {
-        if (pthread_create(&tids[i], NULL, convert_worker, c) != 0)
+        pool[i] = (struct worker){ .c = c };
+        pthread_cond_init(&pool[i].turn, NULL);
+    }
+    c->pool = pool;
+    c->pool_size = c->workers;
+    for (long i = 0; i < c->workers; i++) {
+        if (pthread_create(&tids[i], NULL, convert_worker, &pool[i]) != 0)
             break;
         started++;
     }
     if (!started)
-        convert_worker(c);
+        convert_worker(&pool[0]);
     for (long i = 0; i < started; i++)
         pthread_join(tids[i], NULL);
+    for (long i = 0; i < c->workers; i++)
+        pthread_cond_destroy(&pool[i].turn);
+    c->pool = NULL;
+    c->pool_size = 0;
     if (c->compressed && c->ret == 0)
         return node_pwrite_compressed(c->target, 0, 0, NULL); /* qemu's "signal EOF to align" */
     return c->ret;
@@ -762,7 +824,6 @@ int cmd_convert(int argc, char **argv)
     int ret = 1;
     bool existed = true;
     pthread_mutex_init(&c.lock, NULL);
-    pthread_cond_init(&c.wr_cond, NULL);
     if (parse_args(argc, argv, &c, &a) < 0 || check_args(&c, &a) < 0)
         goto fail_getopt;
     c.src_num = argc - optind - 1;
@@ -829,6 +890,5 @@ fail_getopt:
     free((char *)a.sn_id);
     free((char *)a.sn_name);
     pthread_mutex_destroy(&c.lock);
-    pthread_cond_destroy(&c.wr_cond);
     return ret;
 }

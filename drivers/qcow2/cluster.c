@@ -563,6 +563,71 @@ out:
     return ret;
 }
 
+/* A run of whole guest clusters from off (cluster-aligned, inside one L2 table) that all need a
+ * new host cluster: one allocation and one data write for the run, as qemu does for a multi-cluster
+ * request. *done is 0 when the first cluster needs the general path. */
+static int write_whole_clusters(struct qcow2 *s, uint64_t off, uint64_t len, const uint8_t *data,
+                                uint64_t *done)
+{
+    uint64_t cs = s->cluster_size, l2_entries = 1ull << s->l2_bits;
+    uint64_t l1_idx = off >> (s->cluster_bits + s->l2_bits);
+    uint64_t l2_idx = (off >> s->cluster_bits) & (l2_entries - 1);
+    uint64_t l2_off, count = 0, *hosts = NULL;
+    *done = 0;
+    int ret = qcow2_l2_for_write(s, l1_idx, &l2_off);
+    if (ret < 0)
+        return ret;
+    uint8_t *t;
+    if ((ret = cache_get(s->l2_cache, l2_off, (void **)&t)) < 0)
+        return ret;
+    while (l2_idx + count < l2_entries && (count + 1) * cs <= len) {
+        uint64_t i = l2_idx + count, e = l2_get(s, t, i), host;
+        enum qcow2_type type;
+        if ((ret = classify(s, e, l2_bitmap(s, t, i), 0, &type, &host,
+                            (struct l2_pos){ l2_off, i })) < 0)
+            goto out;
+        if (!(e & OFLAG_COMPRESSED) && host && (e & OFLAG_COPIED))
+            break; /* owned cluster: overwritten in place by the general path */
+        count++;
+    }
+    if (!count)
+        goto out;
+    hosts = malloc(count * sizeof(*hosts));
+    if (!hosts) {
+        ret = -ENOMEM;
+        goto out;
+    }
+    for (uint64_t k = 0; k < count; k++) {
+        int64_t a = qcow2_alloc_clusters(s, 1);
+        if (a < 0) {
+            ret = (int)a;
+            goto out;
+        }
+        hosts[k] = (uint64_t)a;
+    }
+    /* data first, one write per contiguous host run, then the entries that point at it */
+    for (uint64_t k = 0, j; k < count; k = j + 1) {
+        for (j = k; j + 1 < count && hosts[j + 1] == hosts[j] + cs; j++)
+            ;
+        if ((ret = node_pwrite(s->data, hosts[k], (j - k + 1) * cs, data + k * cs)) < 0)
+            goto out;
+    }
+    for (uint64_t k = 0; k < count; k++) {
+        uint64_t i = l2_idx + k;
+        if ((ret = qcow2_free_entry(s, l2_get(s, t, i))) < 0)
+            goto out;
+        put_be64(t + i * s->l2_entry_size, hosts[k] | OFLAG_COPIED);
+        if (s->ext_l2)
+            put_be64(t + i * 16 + 8, 0xffffffffull); /* every subcluster allocated, none zero */
+    }
+    cache_mark_dirty(s->l2_cache, t);
+    *done = count * cs;
+out:
+    free(hosts);
+    cache_put(s->l2_cache, t);
+    return ret;
+}
+
 int qcow2_check_writable(struct qcow2 *s)
 {
     if (s->incompat & INCOMPAT_CORRUPT)
@@ -582,7 +647,18 @@ int qcow2_pwrite(struct node *n, uint64_t off, uint64_t len, const void *buf)
         uint64_t chunk = s->cluster_size - (off & (s->cluster_size - 1));
         if (chunk > len)
             chunk = len;
-        ret = write_in_cluster(n, s, off, chunk, p);
+        if (chunk == s->cluster_size && !s->data_file_name) {
+            uint64_t done;
+            ret = write_whole_clusters(s, off, len, p, &done);
+            if (ret == 0 && done) {
+                off += done;
+                p += done;
+                len -= done;
+                continue;
+            }
+        }
+        if (ret == 0)
+            ret = write_in_cluster(n, s, off, chunk, p);
         off += chunk;
         p += chunk;
         len -= chunk;

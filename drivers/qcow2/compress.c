@@ -142,15 +142,15 @@ out:
     return ret;
 }
 
-/* One whole guest cluster (src holds cluster_size bytes; len is what the guest covers). */
-static int write_one(struct node *n, struct qcow2 *s, uint64_t off, uint64_t len,
-                     const uint8_t *src, uint8_t *out)
+/* Write one guest cluster whose compressed form (clen bytes in out) is ready; clen -ENOSPC: the
+ * raw cluster src goes in as a normal cluster, as qemu does for incompressible data. */
+static int write_prepared(struct node *n, struct qcow2 *s, uint64_t off, uint64_t len,
+                          const uint8_t *src, const uint8_t *out, int64_t clen)
 {
-    int64_t clen = compress_cluster(s, src, out);
     if (clen == -ENOSPC)
-        return qcow2_pwrite(n, off, len, src); /* incompressible: a normal cluster, as qemu */
-    if (clen < 0)
-        return (int)clen;
+        return qcow2_pwrite(n, off, len, src);
+    if (clen <= 0 || (uint64_t)clen >= s->cluster_size)
+        return clen < 0 ? (int)clen : -EINVAL;
     uint64_t host = 0;
     pthread_mutex_lock(&s->lock);
     int ret = qcow2_check_writable(s);
@@ -162,6 +162,41 @@ static int write_one(struct node *n, struct qcow2 *s, uint64_t off, uint64_t len
     if (ret == 0)
         ret = node_pwrite(n->file, host, (uint64_t)clen, out);
     return ret;
+}
+
+/* One whole guest cluster (src holds cluster_size bytes; len is what the guest covers). */
+static int write_one(struct node *n, struct qcow2 *s, uint64_t off, uint64_t len,
+                     const uint8_t *src, uint8_t *out)
+{
+    return write_prepared(n, s, off, len, src, out, compress_cluster(s, src, out));
+}
+
+/* Where a compressed write of len bytes at off may go: whole clusters, the image's last one short. */
+static int check_compressed_range(struct node *n, struct qcow2 *s, uint64_t off, uint64_t len)
+{
+    uint64_t cs = s->cluster_size;
+    if (s->crypt_method || s->data_file_name)
+        return -ENOTSUP;
+    if (off & (cs - 1))
+        return -EINVAL;
+    if ((len & (cs - 1)) && off + len != n->size)
+        return -EINVAL;
+    return 0;
+}
+
+int64_t qcow2_compress_cluster(struct node *n, const void *in, void *out)
+{
+    return compress_cluster(qcow2_state(n), in, out);
+}
+
+int qcow2_pwrite_compressed_prepared(struct node *n, uint64_t off, uint64_t len, const void *in,
+                                     const void *out, int64_t clen)
+{
+    struct qcow2 *s = qcow2_state(n);
+    int ret = check_compressed_range(n, s, off, len);
+    if (ret == 0 && len > s->cluster_size)
+        ret = -EINVAL;
+    return ret < 0 ? ret : write_prepared(n, s, off, len, in, out, clen);
 }
 
 /* len 0 ends a compressed convert: qemu rounds the file up to whole sectors. */
@@ -183,11 +218,10 @@ int qcow2_pwrite_compressed(struct node *n, uint64_t off, uint64_t len, const vo
         return -ENOTSUP;
     if (len == 0)
         return align_file_end(s);
-    if (off & (cs - 1))
-        return -EINVAL;
     /* whole clusters only; the image's last one may be short and is padded with zeros */
-    if ((len & (cs - 1)) && off + len != n->size)
-        return -EINVAL;
+    int cret = check_compressed_range(n, s, off, len);
+    if (cret < 0)
+        return cret;
     uint8_t *in = malloc(cs), *out = malloc(cs);
     int ret = in && out ? 0 : -ENOMEM;
     const uint8_t *p = buf;

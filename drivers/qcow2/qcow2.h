@@ -204,6 +204,9 @@ int qcow2_check_writable(struct qcow2 *s);
 
 /* compress.c */
 int qcow2_pwrite_compressed(struct node *n, uint64_t off, uint64_t len, const void *buf);
+int64_t qcow2_compress_cluster(struct node *n, const void *in, void *out);
+int qcow2_pwrite_compressed_prepared(struct node *n, uint64_t off, uint64_t len, const void *in,
+                                     const void *out, int64_t clen);
 
 /* refcount.c */
 int qcow2_get_refcount(struct qcow2 *s, uint64_t cluster, uint64_t *rc);

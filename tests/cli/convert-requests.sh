@@ -1,0 +1,51 @@
+#!/bin/bash
+# convert writes big requests as qemu-img does: runs of whole qcow2 clusters are allocated and
+# written together (a handful of writes for megabytes, not one per cluster), the layout stays
+# byte-identical to qemu-img's, and compressed output made on several worker threads (-m, without
+# -W) is still written in guest order, so the file equals qemu-img's.
+. "$top_srcdir/tests/lib.sh"
+. "$top_srcdir/tests/compress-lib.sh"
+need_qemu
+command -v strace >/dev/null 2>&1 || skip "strace is not installed"
+make_sources
+head -c 8388608 /dev/urandom >big.raw
+truncate -s 16M big.raw
+
+writes() { # writes LOG: pwrite calls to the target file
+    grep -c 'pwrite64(' "$1"
+}
+
+strace -f -e trace=pwrite64 -o f.trace "$FLATIMG" convert -f raw -O qcow2 big.raw f.qcow2 ||
+    fail "convert raw->qcow2"
+"$QEMU_IMG" convert -f raw -O qcow2 big.raw q.qcow2
+n=$(writes f.trace)
+echo "raw->qcow2 8 MiB of data: $n writes"
+expect "8 MiB of data in at most 24 writes (got $n)" test "$n" -le 24
+expect "raw->qcow2 file equals qemu-img's" cmp f.qcow2 q.qcow2
+check_target big.raw f.qcow2
+
+for cs in 4096 2M; do
+    "$FLATIMG" convert -O qcow2 -o cluster_size=$cs big.raw f-$cs.qcow2 || fail "convert $cs"
+    check_target big.raw f-$cs.qcow2
+done
+"$FLATIMG" convert -O qcow2 -o extended_l2=on big.raw f-ext.qcow2 || fail "convert extended_l2"
+"$QEMU_IMG" convert -O qcow2 -o extended_l2=on big.raw q-ext.qcow2
+check_target big.raw f-ext.qcow2
+expect "extended_l2 file equals qemu-img's" cmp f-ext.qcow2 q-ext.qcow2
+
+# -n into an image that already has data: owned clusters are overwritten in place
+"$QEMU_IMG" create -q -f qcow2 over.qcow2 16M
+"$QEMU_IO" -f qcow2 -c "write -P 7 1M 3M" -c "write -P 8 9M 64k" over.qcow2 >/dev/null
+"$FLATIMG" convert -n -f raw -O qcow2 big.raw over.qcow2 || fail "convert -n"
+check_target big.raw over.qcow2
+
+for src in mixed text sparse; do
+    for m in 1 4 8; do
+        "$FLATIMG" convert -c -m $m -O qcow2 $src.raw f-$src-$m.qcow2 || fail "convert -c $src"
+        "$QEMU_IMG" convert -c -m $m -O qcow2 $src.raw q-$src-$m.qcow2
+        check_target $src.raw f-$src-$m.qcow2
+        expect "-c -m $m $src in guest order: file equals qemu-img's" \
+            cmp f-$src-$m.qcow2 q-$src-$m.qcow2
+    done
+done
+finish

@@ -1,0 +1,5 @@
+# Tests of the second round of write work (see tests/local.mk).
+WRITE2_TESTS = \
+	tests/cli/convert-requests.sh
+TESTS += $(WRITE2_TESTS)
+EXTRA_DIST += $(WRITE2_TESTS)
