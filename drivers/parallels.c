@@ -508,6 +508,13 @@ static int prl_create(const char *filename, struct opts *opts, struct error **er
     return ret;
 }
 
+/* qemu's parallels has bdrv_has_zero_init_1: a new image reads as zeros (convert skips them) */
+static bool prl_has_zero_init(struct node *n)
+{
+    (void)n;
+    return true;
+}
+
 const struct driver driver_parallels = {
     .name = "parallels",
     .flags = DRV_BACKING,
@@ -521,4 +528,5 @@ const struct driver driver_parallels = {
     .block_status = prl_block_status,
     .create = prl_create,
     .check = prl_check,
+    .has_zero_init = prl_has_zero_init,
 };

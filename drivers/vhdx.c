@@ -130,6 +130,16 @@ static bool checksum_ok(uint8_t *buf, size_t len, size_t csum_off)
     return vhdx_checksum(buf, len, csum_off) == get_le32(buf + csum_off);
 }
 
+/* qemu's vhdx_calc_bat_entries, in its 32-bit arithmetic: an image of size 0 gets a BAT of
+ * 2^32 / chunk_ratio - 1 entries (the count of blocks minus one wraps). */
+static uint64_t bat_entry_count(uint32_t blocks, uint64_t chunk_ratio)
+{
+    int bits = 0;
+    while ((1ull << bits) < chunk_ratio)
+        bits++;
+    return (uint32_t)(blocks + ((uint32_t)(blocks - 1) >> bits));
+}
+
 static int vhdx_probe(const uint8_t *buf, size_t len, const char *filename)
 {
     (void)filename;
@@ -828,7 +838,7 @@ static int vhdx_open(struct node *n, struct opts *opts, struct error **errp)
         ret = -EINVAL;
         goto fail;
     }
-    s->bat_entries = blocks ? blocks + (blocks - 1) / s->chunk_ratio : 0;
+    s->bat_entries = bat_entry_count((uint32_t)blocks, s->chunk_ratio);
     n->size = disk_size / 512 * 512;
     if ((ret = vhdx_load_bat(n, s, &l)) < 0)
         goto fail;
@@ -983,6 +993,19 @@ static int vhdx_check(struct node *n, struct check_result *res, int fix)
     return 0;
 }
 
+/* qemu's vhdx_has_zero_init: a fixed image (its first block present) reads as its file does,
+ * a dynamic one as zeros. */
+static bool vhdx_has_zero_init(struct node *n)
+{
+    struct vhdx_state *s = st(n);
+    if (!s->bat_entries)
+        return true;
+    uint64_t e = s->bat_loaded ? s->bat[0] : 0;
+    if ((e & BAT_STATE_MASK) == BLOCK_FULLY_PRESENT)
+        return node_has_zero_init(n->file);
+    return true;
+}
+
 static int vhdx_get_info(struct node *n, struct node_info *info, struct error **errp)
 {
     (void)errp;
@@ -1090,7 +1113,7 @@ static int write_bat_and_regions(struct node *f, const struct vhdx_params *p, ui
 {
     uint64_t chunk = MAX_SECTORS_PER_BLOCK * 512 / p->block_size;
     uint64_t blocks = (p->size + p->block_size - 1) / p->block_size;
-    uint64_t entries = blocks ? blocks + (blocks - 1) / chunk : 0;
+    uint64_t entries = bat_entry_count((uint32_t)blocks, chunk);
     uint64_t bat_len = (entries * 8 + MiB - 1) / MiB * MiB;
     uint64_t bat_off = (HEADER_SECTION_END + p->log_size + MiB - 1) / MiB * MiB;
     uint64_t data_off = bat_off + bat_len + 5 * MiB;
@@ -1231,4 +1254,5 @@ const struct driver driver_vhdx = {
     .get_info = vhdx_get_info,
     .create = vhdx_create,
     .check = vhdx_check,
+    .has_zero_init = vhdx_has_zero_init,
 };

@@ -1021,7 +1021,14 @@ static int write_new_cid(struct node *n)
         snprintf(desc + used, DESC_SIZE - used, "%s", tail);
         s->cid = cid;
     }
-    ret = node_pwrite(n->file, s->desc_offset, DESC_SIZE, desc);
+    /* qemu's write stops at the end of the file rounded up to a sector: a descriptor file
+     * grows to that, no further */
+    uint64_t end = (n->file->size + 511) / 512 * 512, len = DESC_SIZE;
+    if (s->desc_offset >= end)
+        return -EIO;
+    if (len > end - s->desc_offset)
+        len = end - s->desc_offset;
+    ret = node_pwrite(n->file, s->desc_offset, len, desc);
     return ret < 0 ? ret : node_flush(n->file);
 }
 
@@ -1332,9 +1339,14 @@ static int create_extent_file(const char *path, uint64_t size, const struct crea
     return ret;
 }
 
+/* qemu's filename_decompose: the directory ends at the last '/', else '\\', else ':'. */
 static const char *base_name(const char *path)
 {
     const char *b = strrchr(path, '/');
+    if (!b)
+        b = strrchr(path, '\\');
+    if (!b)
+        b = strrchr(path, ':');
     return b ? b + 1 : path;
 }
 
@@ -1452,11 +1464,14 @@ static int vmdk_create(const char *filename, struct opts *opts, struct error **e
     if (p.backing && (ret = backing_cid(filename, p.backing, &p.parent_cid, errp)) < 0)
         return ret;
     bool monolithic = !p.split && !p.flat;
-    size_t name_len = strlen(filename);
-    char prefix[4096], dir[4096] = "";
+    /* extents are named after the image: its name up to the last '.', a suffix, the rest */
+    char prefix[4096], postfix[4096] = "", dir[4096] = "";
     snprintf(prefix, sizeof(prefix), "%s", base_name(filename));
-    if (name_len > 5 && !strcmp(filename + name_len - 5, ".vmdk"))
-        prefix[strlen(prefix) - 5] = 0;
+    char *dot = strrchr(prefix, '.');
+    if (dot) {
+        snprintf(postfix, sizeof(postfix), "%s", dot);
+        *dot = 0;
+    }
     snprintf(dir, sizeof(dir), "%.*s", (int)(base_name(filename) - filename), filename);
     char *lines = calloc(1, 1);
     uint64_t extent_max = p.split ? 2ull << 30 : p.size, left = p.size;
@@ -1467,9 +1482,9 @@ static int vmdk_create(const char *filename, struct opts *opts, struct error **e
         if (monolithic)
             snprintf(name, sizeof(name), "%s", base_name(filename));
         else if (!p.split)
-            snprintf(name, sizeof(name), "%s-flat.vmdk", prefix);
+            snprintf(name, sizeof(name), "%s-flat%s", prefix, postfix);
         else
-            snprintf(name, sizeof(name), "%s-%c%03d.vmdk", prefix, p.flat ? 'f' : 's', idx);
+            snprintf(name, sizeof(name), "%s-%c%03d%s", prefix, p.flat ? 'f' : 's', idx, postfix);
         snprintf(path, sizeof(path), "%s%s", dir, name);
         ret = create_extent_file(monolithic ? filename : path, size, &p, errp);
         if (ret < 0)

@@ -10,6 +10,7 @@ FORMATS4_TESTS = \
 	tests/cli/vhdx-log.sh \
 	tests/cli/vhdx-check.sh \
 	tests/cli/dmg-rsrc.sh \
-	tests/cli/vmdk-esx.sh
+	tests/cli/vmdk-esx.sh \
+	tests/cli/formats4-misc.sh
 TESTS += $(FORMATS4_TESTS)
 EXTRA_DIST += $(FORMATS4_TESTS)
