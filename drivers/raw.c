@@ -153,6 +153,10 @@ static int raw_create(const char *filename, struct opts *opts, struct error **er
         error_setg(errp, "invalid parameter value: %s", p);
         return -EINVAL;
     }
+    /* like qemu's file protocol, the file gets whole 512-byte sectors (the size was checked
+     * against INT64_MAX, so this cannot wrap; a result past it fails in the resize as qemu's) */
+    if (size <= UINT64_MAX - 511)
+        size = (size + 511) / 512 * 512;
     return file_create(filename, size, prealloc, errp);
 }
 
