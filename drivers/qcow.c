@@ -657,6 +657,23 @@ static int qcow_pwrite_compressed(struct node *n, uint64_t off, uint64_t len, co
     return ret;
 }
 
+/* qemu's qcow_make_empty (commit empties the top image): a zeroed L1 table, the file cut right
+ * after it. */
+static int qcow_make_empty(struct node *n)
+{
+    struct qcow_state *s = st(n);
+    memset(s->l1, 0, s->l1_loaded * 8);
+    int ret = node_write_zero_buffers(n->file, s->l1_offset, s->l1_size * 8);
+    if (ret == 0)
+        ret = node_flush(n->file);
+    if (ret < 0)
+        return ret;
+    ret = node_truncate(n->file, s->l1_offset + s->l1_size * 8, false, PREALLOC_OFF, NULL);
+    for (int i = 0; i < L2_CACHE_SIZE; i++)
+        s->l2_cache[i].offset = 0;
+    return ret;
+}
+
 /* qemu's qcow has bdrv_has_zero_init_1: a new image reads as zeros (the core excludes backing) */
 static bool qcow_has_zero_init(struct node *n)
 {
@@ -792,6 +809,7 @@ const struct driver driver_qcow = {
     .pwrite = qcow_pwrite,
     .pwrite_compressed = qcow_pwrite_compressed,
     .has_zero_init = qcow_has_zero_init,
+    .make_empty = qcow_make_empty,
     .block_status = qcow_block_status,
     .get_info = qcow_get_info,
     .create = qcow_create,

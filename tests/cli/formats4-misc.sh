@@ -1,7 +1,8 @@
 # Smaller qemu-img 7.2 behaviours of the non-qcow2 formats: vmdk extent names built from the
 # image name (any extension, or none), a descriptor file growing only to its sector-rounded size
 # when the first write updates its CID, a 0-byte vhdx (qemu's wrapped BAT size), and convert
-# leaving zero areas unallocated in vhdx and parallels targets (their zero-init).
+# leaving zero areas unallocated in vhdx and parallels targets (their zero-init), commit emptying
+# a qcow image.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/formats2-lib.sh"
 need_qemu
@@ -16,6 +17,11 @@ same_fresh "\$IMG create -q -f vhdx img 0 && stat -c %s img && \"\$QEMU_IMG\" in
 same info z.vhdx
 same map --output=json z.vhdx
 same check z.vhdx
+
+# commit empties a qcow top image as qemu's qcow_make_empty does
+same_fresh "truncate -s 4M b.raw && \"\$QEMU_IMG\" create -q -f qcow -b b.raw -F raw t.qcow &&
+    \"\$QEMU_IO\" -c 'write -P 3 0 64k' -c 'write -P 4 3M 64k' t.qcow >/dev/null && \$IMG commit t.qcow &&
+    stat -c %s t.qcow && \"\$QEMU_IMG\" map t.qcow && od -A d -t x1 b.raw | head -3"
 
 # the CID update on the first write (qemu-io for qemu, flatimg's driver for flatimg)
 for v in q f; do
