@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # map and compare on large sparse images, flatimg side by side with qemu-img 7.2: a 1 TiB raw
 # file with a few written extents and a qcow2 chain over it. Uses hyperfine when installed,
-# else bash's `time`; prints the flatimg/qemu-img time ratio for each case.
+# else the median of 15 timed runs after a warm-up; prints the flatimg/qemu-img time ratio for each case.
 # Usage: bench/map-compare.sh [FLATIMG]   (default: tools/flatimg in the build tree or PATH)
 set -euo pipefail
 FLATIMG=${1:-${FLATIMG:-$(command -v flatimg || echo tools/flatimg)}}
@@ -31,13 +31,20 @@ cases=(
     "compare top.qcow2 top.qcow2"
 )
 
-seconds() { # PROGRAM ARGS...: mean wall time in seconds
+seconds() { # PROGRAM ARGS...: wall time in seconds (hyperfine's mean, else the median of 15)
     if command -v hyperfine >/dev/null 2>&1; then
-        hyperfine -N -i --warmup 1 --runs 5 --export-json t.json "$*" >/dev/null 2>&1
+        hyperfine -N -i --warmup 1 --runs 15 --export-json t.json "$*" >/dev/null 2>&1
         python3 -c 'import json; print(json.load(open("t.json"))["results"][0]["mean"])'
     else
-        local TIMEFORMAT=%R
-        { time "$@" >/dev/null 2>&1; } 2>&1 | tail -1
+        python3 - "$@" <<'EOF_PY'
+import statistics, subprocess, sys, time
+runs = []
+for _ in range(16):
+    t = time.perf_counter()
+    subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runs.append(time.perf_counter() - t)
+print(statistics.median(runs[1:]))
+EOF_PY
     fi
 }
 
