@@ -498,6 +498,15 @@ static void header_algs(const struct luks_params *p, uint8_t *h, size_t *key_byt
     snprintf((char *)h + OFF_HASH, 32, "%s", p->hash_alg);
 }
 
+uint64_t luks_payload_bytes(const struct luks_params *p)
+{
+    uint8_t hdr[LUKS_HEADER_SIZE] = { 0 };
+    size_t key_bytes;
+    header_algs(p, hdr, &key_bytes);
+    uint64_t slot_sectors = material_len(key_bytes) / LUKS_SECTOR;
+    return (4096 / LUKS_SECTOR + LUKS_SLOTS * ((slot_sectors + 7) / 8 * 8)) * LUKS_SECTOR;
+}
+
 /* Header and key slot 0 for the parameters (checked by luks_params_from_opts). */
 int luks_format(struct luks *l, const struct luks_params *p, const uint8_t *pass,
                 size_t pass_len, struct luks_new *out, struct error **errp)

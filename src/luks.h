@@ -48,6 +48,9 @@ struct luks_params {
 int luks_params_from_opts(const struct opts *opts, const char *prefix, struct luks_params *p,
                           struct error **errp);
 
+/* Bytes a new header with these parameters puts before the payload (header, key material). */
+uint64_t luks_payload_bytes(const struct luks_params *p);
+
 /* A new header with key slot 0 holding the passphrase: `area` (payload_offset bytes, zeros where
  * nothing is written) is the header followed by the key material; l is opened and unlocked. */
 struct luks_new {

@@ -178,6 +178,35 @@ static int luks_write_new(const char *filename, const struct luks_new *c, uint64
     return ret;
 }
 
+/* qemu's block_crypto_measure: the header and key material a new image gets, plus the data
+ * (the source's size, else the size option), all of it required. The options and the secret are
+ * checked as for create; no keys are derived. */
+static int luks_measure(struct opts *opts, struct node *in, struct measure_info *out,
+                        struct error **errp)
+{
+    uint64_t size = 0;
+    struct luks_params params;
+    const uint8_t *pass;
+    size_t pass_len;
+    if (opts_get_size(opts, "size", &size, errp) < 0)
+        return -EINVAL;
+    if (in)
+        size = in->size;
+    int ret = luks_params_from_opts(opts, "", &params, errp);
+    if (ret < 0)
+        return ret;
+    const char *secret = opts_get(opts, "key-secret");
+    if (!secret) {
+        error_setg(errp, "Parameter 'key-secret' is required for cipher");
+        return -EINVAL;
+    }
+    if (secret_lookup(secret, &pass, &pass_len, errp) < 0)
+        return -EINVAL;
+    out->required = out->fully_allocated = luks_payload_bytes(&params) + size;
+    out->has_bitmaps = false;
+    return 0;
+}
+
 static int luks_create(const char *filename, struct opts *opts, struct error **errp)
 {
     uint64_t size = 0;
@@ -223,6 +252,7 @@ const struct driver driver_luks = {
     .name = "luks",
     .open_opts = luks_open_opts,
     .create_opts = luks_create_opts,
+    .measure = luks_measure,
     .create = luks_create,
     .probe = luks_probe,
     .open = luks_open,

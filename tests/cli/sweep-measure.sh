@@ -54,4 +54,14 @@ same measure -U -O qcow2 plain.qcow2
 same measure -O qcow2 -f raw plain.qcow2
 # shellcheck disable=SC2086
 same measure -O qcow2 $LUKS_OPTS
+# luks: the header and key material in front of the data, the secret checked as for create
+SEC="--object secret,id=s,data=pw"
+same measure -O luks --size 1G $SEC -o key-secret=s,iter-time=10
+same measure -O luks --output=json $SEC -o key-secret=s,iter-time=10,cipher-alg=aes-128 raw.raw
+same measure -O luks --size 1G -o key-secret=s
+same measure -O luks --size 1G
+same measure -O luks --size 1G $SEC -o key-secret=s,cipher-alg=bogus
+same measure -O luks --size 1G $SEC -o key-secret=s,cipher-mode=cbc,ivgen-alg=essiv,iter-time=10
+same measure -O luks --size 1000 $SEC -o key-secret=s,cipher-alg=aes-192,iter-time=10
+same measure -O luks $SEC -o key-secret=s,iter-time=10 plain.qcow2
 finish
