@@ -115,7 +115,7 @@ static uint64_t prealloc_size(uint64_t total, uint64_t cs, unsigned order, bool 
 
 /* The create options measure reads, in qemu's qcow2_measure order and with its messages. */
 static int measure_opts(struct opts *o, uint64_t *cs, unsigned *order, bool *ext_l2,
-                        enum prealloc *pa, bool *v3, struct error **errp)
+                        enum prealloc *pa, bool *v3, uint64_t *luks_len, struct error **errp)
 {
     uint64_t bits = 16;
     *cs = 65536;
@@ -160,13 +160,12 @@ static int measure_opts(struct opts *o, uint64_t *cs, unsigned *order, bool *ext
     }
     /* only a LUKS header changes the sizes (the legacy AES format has none) */
     const char *ef = opts_get(o, "encrypt.format");
+    *luks_len = 0;
     if (ef && !strcmp(ef, "luks")) {
-        if (!opts_get(o, "encrypt.key-secret")) {
-            error_setg(errp, "Parameter 'encrypt.key-secret' is required for cipher");
-            return -EINVAL;
-        }
-        error_setg(errp, "Encryption is not supported by flatimg yet");
-        return -ENOTSUP;
+        int ret = qcow2_crypt_measure(o, luks_len, errp);
+        if (ret < 0)
+            return ret;
+        *luks_len = round_up(*luks_len, *cs);
     }
     return 0;
 }
@@ -221,11 +220,11 @@ static int bitmaps_size(struct node *in, uint64_t cs, uint64_t *out, struct erro
 
 int qcow2_measure(struct opts *o, struct node *in, struct measure_info *out, struct error **errp)
 {
-    uint64_t cs, size = 0, required, vsize;
+    uint64_t cs, size = 0, required, vsize, luks_len;
     unsigned order;
     bool ext_l2, v3;
     enum prealloc pa;
-    int ret = measure_opts(o, &cs, &order, &ext_l2, &pa, &v3, errp);
+    int ret = measure_opts(o, &cs, &order, &ext_l2, &pa, &v3, &luks_len, errp);
     if (ret < 0)
         return ret;
     if (opts_get_size(o, "size", &size, errp) < 0)
@@ -248,7 +247,8 @@ int qcow2_measure(struct opts *o, struct node *in, struct measure_info *out, str
     if (pa == PREALLOC_FULL || pa == PREALLOC_FALLOC)
         required = vsize;
     out->fully_allocated = prealloc_size(vsize, cs, order, ext_l2);
-    out->required = out->fully_allocated - vsize + required;
+    out->required = out->fully_allocated - vsize + required + luks_len;
+    out->fully_allocated += luks_len;
     /* qemu's bdrv_supports_persistent_dirty_bitmap: a qcow2 source of version 3 */
     out->has_bitmaps = v3 && in && !strcmp(in->drv->name, "qcow2") &&
                        qcow2_state(in)->version >= 3;

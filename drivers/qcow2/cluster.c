@@ -563,6 +563,22 @@ out:
     return ret;
 }
 
+/* New data at host offset host (guest offset guest), encrypted first when the image is. */
+static int write_data(struct qcow2 *s, uint64_t host, uint64_t guest, uint64_t len,
+                      const uint8_t *data)
+{
+    if (!s->crypt_method)
+        return node_pwrite(s->data, host, len, data);
+    uint8_t *tmp = malloc(len);
+    if (!tmp)
+        return -ENOMEM;
+    memcpy(tmp, data, len);
+    qcow2_crypt_encrypt(s, host, guest, tmp, len);
+    int ret = node_pwrite(s->data, host, len, tmp);
+    free(tmp);
+    return ret;
+}
+
 /* A run of whole guest clusters from off (cluster-aligned, inside one L2 table) that all need a
  * new host cluster: one allocation and one data write for the run, as qemu does for a multi-cluster
  * request. *done is 0 when the first cluster needs the general path. */
@@ -609,7 +625,7 @@ static int write_whole_clusters(struct qcow2 *s, uint64_t off, uint64_t len, con
     for (uint64_t k = 0, j; k < count; k = j + 1) {
         for (j = k; j + 1 < count && hosts[j + 1] == hosts[j] + cs; j++)
             ;
-        if ((ret = node_pwrite(s->data, hosts[k], (j - k + 1) * cs, data + k * cs)) < 0)
+        if ((ret = write_data(s, hosts[k], off + k * cs, (j - k + 1) * cs, data + k * cs)) < 0)
             goto out;
     }
     for (uint64_t k = 0; k < count; k++) {

@@ -278,3 +278,20 @@ int qcow2_crypt_setup(struct node *n, const struct qcow2_crypt_params *p, struct
         error_setg_errno(errp, -ret, "Could not set up encryption");
     return ret;
 }
+
+int qcow2_crypt_measure(struct opts *o, uint64_t *header_len, struct error **errp)
+{
+    struct luks_params p;
+    const char *id = opts_get(o, "encrypt.key-secret");
+    const uint8_t *pass;
+    size_t pass_len;
+    if (!id) {
+        error_setg(errp, "Parameter 'encrypt.key-secret' is required for cipher");
+        return -EINVAL;
+    }
+    if (luks_params_from_opts(o, "encrypt.", &p, errp) < 0 ||
+        secret_lookup(id, &pass, &pass_len, errp) < 0)
+        return -EINVAL;
+    *header_len = luks_payload_bytes(&p);
+    return 0;
+}

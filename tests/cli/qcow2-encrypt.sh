@@ -89,6 +89,12 @@ expect "flatimg reads qemu-io's writes" cmp -s q.raw <("$IMGCAT2" "${key[@]}" fl
 "$FLATIMG" convert -O qcow2 $S -o $L q.raw c.qcow2
 expect "convert into a LUKS qcow2" "$QEMU_IMG" compare -q $S --image-opts "$(qimg c.qcow2)" "driver=raw,file.filename=q.raw"
 
+# measure counts the LUKS header qemu would make (qemu-img times PBKDF2 here too)
+same measure -O qcow2 --size 1G $S -o encrypt.format=luks,encrypt.key-secret=s,encrypt.cipher-alg=aes-128,encrypt.cipher-mode=cbc,cluster_size=4096
+same measure --output=json -O qcow2 $S -o $L,preallocation=full q.raw
+same measure -O qcow2 --size 1G $S -o encrypt.format=luks,encrypt.key-secret=t
+same measure -O qcow2 --size 1G $S -o $A
+
 # hostile crypto headers
 cp ql.qcow2 h.qcow2; poke h.qcow2 35 '\x01'
 same info h.qcow2
