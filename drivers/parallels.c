@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "bswap.h"
+#include "crypto.h"
 #include "file.h"
 #include "node.h"
 
@@ -82,27 +83,145 @@ static uint64_t bat_sector(const struct prl_state *s, uint64_t idx)
     return (uint64_t)bat_get(s, idx) * s->off_multiplier;
 }
 
-static int prl_check_ext(struct node *n, uint64_t ext_off, struct error **errp)
+#define PRL_FEATURE_END 0ull
+#define PRL_FEATURE_BITMAP 0x20385FAE252CB34Aull
+#define PRL_EXT_HEADER 24     /* magic, MD5 of the rest of the cluster */
+#define PRL_FEATURE_HEADER 24 /* magic, flags, data size, unused */
+#define PRL_BITMAP_HEADER 32  /* size in sectors, id, granularity in sectors, L1 entries */
+
+/* One dirty-bitmap feature, checked as qemu loads it (the bitmaps themselves are not shown by
+ * any qemu-img command: they are not persistent). ids holds the ids seen so far. */
+static int prl_check_bitmap(struct node *n, const uint8_t *d, size_t size, uint8_t (*ids)[16],
+                            int nids, struct error **errp)
 {
-    uint8_t buf[8];
-    uint64_t off;
-    if (__builtin_mul_overflow(ext_off, 512, &off)) {
-        error_setg(errp, "Wrong parallels Format Extension magic: 0x0, expected: 0x%" PRIx64,
-                   (uint64_t)PRL_EXT_MAGIC);
+    if (size < PRL_BITMAP_HEADER) {
+        error_setg(errp, "Too small Bitmap Feature area in Parallels Format Extension: %zu bytes, "
+                   "expected at least %d bytes", size, PRL_BITMAP_HEADER);
         return -EINVAL;
     }
-    int ret = node_pread(n->file, off, sizeof(buf), buf);
-    if (ret < 0) {
-        error_setg_errno(errp, ret, "Failed to read Format Extension cluster");
-        return ret;
+    uint64_t sectors = get_le64(d);
+    uint32_t granularity = get_le32(d + 24) << 9, l1_size = get_le32(d + 28);
+    if (sectors != n->size / 512) {
+        error_setg(errp, "Bitmap size (in sectors) %" PRId64 " differs from disk size in sectors "
+                   "%" PRId64, (int64_t)sectors, (int64_t)(n->size / 512));
+        return -EINVAL;
     }
-    uint64_t magic = get_le64(buf);
-    if (magic != PRL_EXT_MAGIC) {
-        error_setg(errp, "Wrong parallels Format Extension magic: 0x%" PRIx64 ", expected: 0x%" PRIx64,
-                   magic, (uint64_t)PRL_EXT_MAGIC);
+    if ((uint64_t)l1_size * 8 > size - PRL_BITMAP_HEADER) {
+        error_setg(errp, "Bitmaps feature corrupted: l1 table exceeds extension data_size");
+        return -EINVAL;
+    }
+    const uint8_t *id = d + 8;
+    char name[37];
+    snprintf(name, sizeof(name), "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x"
+             "%02x", id[0], id[1], id[2], id[3], id[4], id[5], id[6], id[7], id[8], id[9], id[10],
+             id[11], id[12], id[13], id[14], id[15]);
+    if (granularity < 512 || (granularity & (granularity - 1))) {
+        /* qemu 7.2 fails an assertion here */
+        error_setg(errp, "Invalid granularity of bitmap '%s'", name);
+        return -EINVAL;
+    }
+    for (int i = 0; i < nids; i++) {
+        if (!memcmp(ids[i], id, 16)) {
+            error_setg(errp, "Bitmap already exists: %s", name);
+            return -EINVAL;
+        }
+    }
+    /* the L1 table covers the serialized bitmap (64-bit words) in clusters */
+    uint64_t csize = (uint64_t)st(n)->tracks * 512, words = 0;
+    if (n->size) {
+        int shift = __builtin_ctz(granularity);
+        words = (((n->size - 1) >> shift) >> 6) + 1;
+    }
+    uint64_t tab_size = (words * 8 + csize - 1) / csize;
+    if (tab_size != l1_size) {
+        error_setg(errp, "Bitmap table size %" PRIu32 " does not correspond to bitmap size and "
+                   "cluster size. Expected %" PRIu64, l1_size, tab_size);
         return -EINVAL;
     }
     return 0;
+}
+
+/* qemu's parallels_parse_format_extension, on read-only opens: the magic, the MD5 checksum and
+ * the feature list (bitmaps, ended by a zero magic), with its errors. */
+static int prl_check_ext(struct node *n, uint64_t ext_off, struct error **errp)
+{
+    uint64_t csize = (uint64_t)st(n)->tracks * 512, off;
+    uint8_t *c = NULL, md5[16], (*ids)[16] = NULL;
+    int nids = 0, ret = -EINVAL;
+    if (__builtin_mul_overflow(ext_off, 512, &off) || off > MAX_LENGTH) {
+        error_setg_errno(errp, EIO, "Failed to read Format Extension cluster");
+        return -EIO;
+    }
+    c = malloc(csize);
+    if (!c)
+        return -ENOMEM;
+    if ((ret = node_pread(n->file, off, csize, c)) < 0) {
+        error_setg_errno(errp, -ret, "Failed to read Format Extension cluster");
+        goto out;
+    }
+    ret = -EINVAL;
+    uint64_t magic = get_le64(c);
+    if (magic != PRL_EXT_MAGIC) {
+        error_setg(errp, "Wrong parallels Format Extension magic: 0x%" PRIx64 ", expected: 0x%" PRIx64,
+                   magic, (uint64_t)PRL_EXT_MAGIC);
+        goto out;
+    }
+    int remaining = (int)csize - PRL_EXT_HEADER;
+    hash_buf(HASH_MD5, c + PRL_EXT_HEADER, (size_t)remaining, md5);
+    if (memcmp(md5, c + 8, 16)) {
+        error_setg(errp, "Wrong checksum in Format Extension header. Format extension is "
+                   "corrupted.");
+        goto out;
+    }
+    uint64_t pos = PRL_EXT_HEADER;
+    for (;;) {
+        /* qemu does not count feature data against the remaining bytes; past the cluster it
+         * would read beyond its buffer: stop there with its message */
+        if (remaining < PRL_FEATURE_HEADER || pos + PRL_FEATURE_HEADER > csize) {
+            error_setg(errp, "Can not read feature header, as remaining bytes (%d) in Format "
+                       "Extension is less than Feature header size (%d)", remaining,
+                       PRL_FEATURE_HEADER);
+            goto out;
+        }
+        const uint8_t *fh = c + pos;
+        pos += PRL_FEATURE_HEADER;
+        remaining -= PRL_FEATURE_HEADER;
+        uint32_t data_size = get_le32(fh + 16);
+        if (get_le64(fh + 8)) {
+            error_setg(errp, "Flags for extension feature are unsupported");
+            goto out;
+        }
+        if (data_size > (uint32_t)remaining) {
+            error_setg(errp, "Feature data_size exceedes Format Extension cluster");
+            goto out;
+        }
+        if (get_le64(fh) == PRL_FEATURE_END) {
+            ret = 0;
+            goto out;
+        }
+        if (get_le64(fh) != PRL_FEATURE_BITMAP) {
+            error_setg(errp, "Unknown feature: 0x%" PRIx64, get_le64(fh));
+            goto out;
+        }
+        if (pos + data_size > csize) {
+            error_setg(errp, "Feature data_size exceedes Format Extension cluster");
+            goto out;
+        }
+        if (prl_check_bitmap(n, c + pos, data_size, ids, nids, errp) < 0)
+            goto out;
+        uint8_t (*more)[16] = realloc(ids, (size_t)(nids + 1) * 16);
+        if (!more) {
+            ret = -ENOMEM;
+            goto out;
+        }
+        ids = more;
+        memcpy(ids[nids++], c + pos + 8, 16);
+        pos = (pos + data_size + 7) / 8 * 8;
+    }
+out:
+    free(ids);
+    free(c);
+    return ret;
 }
 
 static int prl_read_header(struct node *n, struct prl_state *s, struct error **errp)
