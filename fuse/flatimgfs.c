@@ -28,6 +28,7 @@ struct config {
     char *image, *mountpoint;
     char *format, *backing, *snapshot, *overlay, *cache, *image_opts_str, *pidfile, *readahead;
     int rw, ro, force_share, salvage, growable, image_opts, page_cache, help, version;
+    int read_threads;
     int extra_args;
 };
 
@@ -45,6 +46,7 @@ static const struct fuse_opt cfg_opts[] = {
     { "image-opts=%s", offsetof(struct config, image_opts_str), 0 },
     { "pidfile=%s", offsetof(struct config, pidfile), 0 },
     { "readahead=%s", offsetof(struct config, readahead), 0 },
+    { "read-threads=%d", offsetof(struct config, read_threads), 0 },
     CFG("page-cache", page_cache),
     CFG("force-share", force_share),
     CFG("salvage", salvage),
@@ -80,6 +82,7 @@ static void usage(FILE *out)
             "    pidfile=FILE            write the daemon's pid to FILE\n"
             "    page-cache              read through the kernel page cache (mmap, caching)\n"
             "    readahead=KIB           kernel read-ahead of a page-cache mount (root)\n"
+            "    read-threads=N          threads that share each large read (default: CPUs - 1)\n"
             "    --object=secret,...     a secret for encrypted images\n\n");
 }
 
@@ -274,6 +277,25 @@ static void list_layers_and_snapshots(struct fs *fs)
     }
 }
 
+/* The largest cluster of the chain (at least 64 KiB): the read pool cuts reads there, so that no
+ * compressed cluster is read by two pieces. */
+static uint64_t chain_cluster_size(struct fs *fs)
+{
+    uint64_t align = 64 * 1024;
+    for (int i = 0; i < fs->nlayers; i++) {
+        struct node *n = fs->layers[i];
+        struct node_info info = { 0 };
+        struct error *err = NULL;
+        if (n->drv->get_info && n->drv->get_info(n, &info, &err) == 0 &&
+            info.cluster_size > align && !(info.cluster_size & (info.cluster_size - 1)))
+            align = info.cluster_size;
+        if (info.format_specific)
+            json_object_put(info.format_specific);
+        error_free(err);
+    }
+    return align;
+}
+
 static int fs_open_image(struct config *c, struct fs *fs)
 {
     struct error *err = NULL;
@@ -313,11 +335,13 @@ static int fs_open_image(struct config *c, struct fs *fs)
         return -1;
     list_layers_and_snapshots(fs);
     fs_read_partitions(fs);
+    fs->piece_align = chain_cluster_size(fs);
     return 0;
 }
 
 static void fs_close(struct fs *fs)
 {
+    readpool_free(fs->pool);
     fs_free_handles(fs);
     for (int i = 0; i < fs->nsnaps; i++) {
         if (fs->snap_nodes)
@@ -501,6 +525,10 @@ static int parse_args(struct fuse_args *args, struct config *c, struct fuse_cmdl
     }
     if (fuse_parse_cmdline(args, cmd) != 0)
         return 1;
+    if (c->read_threads < -1 || c->read_threads > 64) {
+        error_report("Invalid read-threads option: %d (expected 0 to 64)", c->read_threads);
+        return 1;
+    }
     if (c->readahead && !c->page_cache) {
         error_report("readahead= applies to page-cache mounts only (add -o page-cache)");
         return 1;
@@ -517,7 +545,7 @@ static int parse_args(struct fuse_args *args, struct config *c, struct fuse_cmdl
 int main(int argc, char **argv)
 {
     struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-    struct config c = { 0 };
+    struct config c = { .read_threads = -1 };
     struct fuse_cmdline_opts cmd = { 0 };
     struct fs fs = { 0 };
     char *mnt = NULL;
@@ -531,6 +559,7 @@ int main(int argc, char **argv)
     if (c.readahead && parse_readahead(c.readahead, &fs.readahead_kib) < 0)
         goto out;
     fs.page_cache = c.page_cache;
+    fs.read_threads = c.read_threads;
     if (check_mountpoint(c.mountpoint, &fs.dir_mode) < 0)
         goto out;
     mnt = realpath(c.mountpoint, NULL);

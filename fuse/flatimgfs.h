@@ -12,6 +12,7 @@
 
 #include "node.h"
 #include "partitions.h"
+#include "readpool.h"
 
 #define FS_MAX_LAYERS 64
 
@@ -47,6 +48,9 @@ struct fs {
     int nparts;
     struct partition parts[PART_MAX];
     int64_t part_data[PART_MAX]; /* bytes of each partition that read as data, -1 until asked */
+    int read_threads;         /* -o read-threads=N: workers of the read pool, -1 for the default */
+    uint64_t piece_align;     /* largest cluster size in the chain: pieces of a read start there */
+    struct readpool *pool;    /* started by fs_init, in the daemon */
     int ready_fd;             /* daemonising: the pipe to the waiting parent, -1 when done */
 };
 

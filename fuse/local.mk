@@ -4,7 +4,8 @@ bin_PROGRAMS += fuse/flatimgfs
 fuse_flatimgfs_SOURCES = \
 	%reldir%/flatimgfs.c %reldir%/flatimgfs.h \
 	%reldir%/ops.c \
-	%reldir%/partitions.c %reldir%/partitions.h
+	%reldir%/partitions.c %reldir%/partitions.h \
+	%reldir%/readpool.c %reldir%/readpool.h
 fuse_flatimgfs_CFLAGS = $(AM_CFLAGS) $(FUSE_CFLAGS)
 fuse_flatimgfs_LDADD = $(CORE_LIBS) $(FUSE_LIBS)
 EXTRA_DIST += bench/fuse-read.sh

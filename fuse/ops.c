@@ -547,6 +547,17 @@ static int layer_read(struct fs *fs, struct node *n, uint64_t off, uint64_t len,
     return 0;
 }
 
+struct piece_ctx {
+    struct fs *fs;
+    struct node *n;
+};
+
+static int piece_read(void *ctx, uint64_t off, uint64_t len, uint8_t *buf)
+{
+    struct piece_ctx *pc = ctx;
+    return checked_read(pc->fs, pc->n, off, len, buf);
+}
+
 static int fs_read(const char *path, char *buf, size_t len, off_t offset,
                    struct fuse_file_info *fi)
 {
@@ -569,8 +580,10 @@ static int fs_read(const char *path, char *buf, size_t len, off_t offset,
         return 0;
     if (len > size - off)
         len = size - off;
+    struct piece_ctx pc = { fs, n };
     int ret = h->v.kind == V_LAYER ? layer_read(fs, n, off, len, (uint8_t *)buf)
-                                   : checked_read(fs, n, base + off, len, (uint8_t *)buf);
+                                   : readpool_read(fs->pool, piece_read, &pc, base + off, len,
+                                                   (uint8_t *)buf, fs->piece_align);
     return ret < 0 ? ret : (int)len;
 }
 
@@ -761,6 +774,13 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
     /* the kernel keeps the smaller of this and the read-ahead set before INIT (flatimgfs.c) */
     if (fs->readahead_kib)
         conn->max_readahead = (unsigned)(fs->readahead_kib * 1024);
+    /* threads are started here, in the daemon: fork() keeps none */
+    int workers = fs->read_threads;
+    if (workers < 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        workers = cpus > 8 ? 7 : cpus > 1 ? (int)cpus - 1 : 0;
+    }
+    fs->pool = readpool_new((unsigned)workers);
     /* the mount answers from now on: let the parent of the daemon return (flatimgfs.c) */
     if (fs->ready_fd >= 0) {
         char ok = 1;

@@ -9,3 +9,11 @@ FUSE2_TESTS = \
 	tests/fuse/startup-errors.sh
 TESTS += $(FUSE2_TESTS)
 EXTRA_DIST += $(FUSE2_TESTS)
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test-readpool
+tests_unit_test_readpool_SOURCES = tests/unit/test-readpool.c fuse/readpool.c
+tests_unit_test_readpool_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/fuse
+tests_unit_test_readpool_LDADD = $(UNIT_LDADD)
+tests_unit_test_readpool_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+TESTS += tests/unit/test-readpool
+endif

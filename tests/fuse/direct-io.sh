@@ -52,5 +52,16 @@ expect "readahead= without page-cache: message" grep -qx \
 expect "readahead=0: exit 1" test $? = 1
 expect "readahead=0: message" grep -qx \
     "flatimgfs: Invalid readahead option: 0 (expected KiB, 1 to 1048576)" err
+"$FLATIMGFS" disk.img view.raw -o read-threads=65 2>err
+expect "read-threads=65: exit 1" test $? = 1
+expect "read-threads=65: message" grep -qx \
+    "flatimgfs: Invalid read-threads option: 65 (expected 0 to 64)" err
+expect "read-threads=0 (no pool)" fsmount disk.img view.raw -o read-threads=0,pidfile=$SCRATCH/pid
+expect "read-threads=0 data" sh -c 'dd if=view.raw bs=1M status=none | cmp - disk.img'
+fsumount view.raw pid
+expect "read-threads=3" fsmount disk.img view.raw -o read-threads=3,pidfile=$SCRATCH/pid
+expect "read-threads=3 data" sh -c 'dd if=view.raw bs=1M status=none | cmp - disk.img'
+expect "three pool threads besides libfuse's" test "$(ls /proc/$(cat pid)/task | wc -l)" -ge 4
+fsumount view.raw pid
 expect "nothing mounted" sh -c '! mountpoint -q view.raw'
 finish

@@ -2,8 +2,8 @@
 # qcow2 images made by qemu-img/qemu-io — plain with zero clusters, compressed (zlib), a chain of
 # depth 3, one with internal snapshots — mounted with flatimgfs: the view's sha256 equals
 # `qemu-img convert -O raw`'s, SEEK_DATA/SEEK_HOLE agree with `qemu-img map`, and 4 concurrent
-# readers of random ranges (cluster-crossing, compressed clusters decoded on several threads)
-# read what the raw conversion holds.
+# readers of random ranges and 1 MiB reads (cut into cluster-aligned pieces read by several
+# threads: compressed clusters are inflated in parallel) read what the raw conversion holds.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/fuse/lib-fuse.sh"
 need_qemu
@@ -46,6 +46,11 @@ for img in plain comp top snap; do
     touch $img.raw
     fsmount $img.qcow2 $img.raw -o pidfile=$SCRATCH/pid || { fail "mount $img"; continue; }
     expect "$img: sha256 = convert -O raw" test "$(sha256sum <$img.raw)" = "$(sha256sum <$img.ref)"
+    # 1 MiB requests, each shared by the read pool's threads
+    expect "$img: 1 MiB reads" test "$(dd if=$img.raw bs=1M status=none | sha256sum)" = "$(sha256sum <$img.ref)"
+    expect "$img: 1 MiB reads at odd offsets" test \
+        "$(dd if=$img.raw bs=1M skip=12345 iflag=skip_bytes status=none | sha256sum)" = \
+        "$(dd if=$img.ref bs=1M skip=12345 iflag=skip_bytes status=none | sha256sum)"
     qemu_data_map $img.qcow2 >$img.want
     "$SEEKMAP" $img.raw >$img.got
     expect "$img: SEEK_DATA/SEEK_HOLE = qemu-img map" diff -u $img.want $img.got
