@@ -31,9 +31,12 @@ struct config {
     int rw, ro, force_share, salvage, growable, image_opts, page_cache, help, version;
     int read_threads;
     int extra_args;
+    unsigned max_read;  /* -o max_read=N, which libfuse wants init() to repeat */
+    int umask_set;
+    unsigned umask;     /* -o umask=M, applied to our own modes */
 };
 
-enum { KEY_RW, KEY_RO, KEY_HELP, KEY_VERSION, KEY_OBJECT };
+enum { KEY_RW, KEY_RO, KEY_HELP, KEY_VERSION, KEY_OBJECT, KEY_MAX_READ, KEY_UMASK };
 
 #define CFG(t, field) { t, offsetof(struct config, field), 1 }
 static const struct fuse_opt cfg_opts[] = {
@@ -55,6 +58,8 @@ static const struct fuse_opt cfg_opts[] = {
     CFG("image-opts", image_opts),
     CFG("--image-opts", image_opts),
     FUSE_OPT_KEY("--object=", KEY_OBJECT),
+    FUSE_OPT_KEY("max_read=", KEY_MAX_READ),
+    FUSE_OPT_KEY("umask=", KEY_UMASK),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -114,6 +119,21 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
     case KEY_VERSION:
         c->version = 1;
         return 0;
+    case KEY_MAX_READ: /* passed on to the kernel; init() must ask for the same (libfuse 3) */
+        c->max_read = (unsigned)strtoul(strchr(arg, '=') + 1, NULL, 0);
+        return 1;
+    case KEY_UMASK: { /* libfuse's umask= would set every mode to 0777 & ~M, x bits included */
+        char *end;
+        const char *v = strchr(arg, '=') + 1;
+        unsigned long m = strtoul(v, &end, 8);
+        if (!*v || *end || m > 0777) {
+            error_report("Invalid umask option: %s (expected an octal mode)", v);
+            exit(EXIT_FAILURE);
+        }
+        c->umask = (unsigned)m;
+        c->umask_set = 1;
+        return 0;
+    }
     case KEY_OBJECT:
         if (object_add(strchr(arg, '=') + 1, &err) < 0) {
             error_report_err(err);
@@ -565,6 +585,8 @@ int main(int argc, char **argv)
         goto out;
     fs.page_cache = c.page_cache;
     fs.read_threads = c.read_threads;
+    fs.max_read = c.max_read;
+    fs.umask = c.umask_set ? c.umask : 0;
     if (check_mountpoint(c.mountpoint, &fs.dir_mode) < 0)
         goto out;
     mnt = realpath(c.mountpoint, NULL);

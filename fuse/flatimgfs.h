@@ -48,6 +48,8 @@ struct fs {
     int nparts;
     struct partition parts[PART_MAX];
     int64_t part_data[PART_MAX]; /* bytes of each partition that read as data, -1 until asked */
+    unsigned max_read;        /* -o max_read=N given (0: not) */
+    unsigned umask;           /* -o umask=M: cleared from every mode shown */
     int read_threads;         /* -o read-threads=N: workers of the read pool, -1 for the default */
     uint64_t piece_align;     /* largest cluster size in the chain: pieces of a read start there */
     struct readpool *pool;    /* started by fs_init, in the daemon */

@@ -268,7 +268,7 @@ static char *info_text(struct fs *fs, size_t *len)
 static void fill_stat(struct fs *fs, struct stat *st, mode_t mode, uint64_t size, int64_t alloc)
 {
     memset(st, 0, sizeof(*st));
-    st->st_mode = mode;
+    st->st_mode = mode & ~(mode_t)fs->umask;
     st->st_nlink = S_ISDIR(mode) ? 2 : 1;
     st->st_uid = fs->image_st.st_uid;
     st->st_gid = fs->image_st.st_gid;
@@ -767,6 +767,8 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
     cfg->nullpath_ok = 1;
     /* large requests: sequential reads and writes of 1 MiB reach the image in one call */
     conn->max_write = 1u << 20;
+    if (fs->max_read)
+        conn->max_read = fs->max_read;
     if (conn->max_readahead > 0)
         conn->max_readahead = 1u << 20;
     /* more requests in flight for read-ahead and asynchronous direct I/O (kernel default 12) */

@@ -6,7 +6,8 @@ FUSE2_TESTS = \
 	tests/fuse/st-blocks.sh \
 	tests/fuse/unprivileged.sh \
 	tests/fuse/qcow2-matrix.sh \
-	tests/fuse/startup-errors.sh
+	tests/fuse/startup-errors.sh \
+	tests/fuse/fuse-options.sh
 TESTS += $(FUSE2_TESTS)
 EXTRA_DIST += $(FUSE2_TESTS)
 if HAVE_CMOCKA
