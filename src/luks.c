@@ -12,6 +12,7 @@
 
 #include "bswap.h"
 #include "luks.h"
+#include "object.h"
 
 #define LUKS_MAGIC "LUKS\xba\xbe"
 #define LUKS_SLOTS 8
@@ -303,6 +304,7 @@ int luks_unlock(struct luks *l, const uint8_t *pass, size_t pass_len, luks_read_
         if (ret == 0) {
             if ((ret = make_cipher(l, mk, key_bytes, &l->cipher, errp)) < 0)
                 return ret;
+            memcpy(l->master_key, mk, key_bytes);
             l->unlocked = true;
             return 0;
         }
@@ -564,6 +566,7 @@ int luks_format(struct luks *l, const struct luks_params *p, const uint8_t *pass
         (ret = make_cipher(l, mk, key_bytes, &l->cipher, errp)) < 0)
         goto fail;
     sector_cipher_encrypt(&c, 0, material, out->material_len);
+    memcpy(l->master_key, mk, key_bytes);
     l->unlocked = true;
     return 0;
 fail:
@@ -571,4 +574,223 @@ fail:
         error_setg_errno(errp, -ret, "Could not generate the LUKS keys");
     luks_new_free(out);
     return ret;
+}
+
+/* ---- key slot management (qemu's qcrypto_block_luks_amend_options) ---- */
+
+static bool slot_active(const struct luks *l, int slot)
+{
+    return get_be32(l->h + OFF_SLOTS + SLOT_SIZE * slot + SLOT_ACTIVE) == LUKS_SLOT_ENABLED;
+}
+
+static int count_active(const struct luks *l)
+{
+    int n = 0;
+    for (int i = 0; i < LUKS_SLOTS; i++)
+        n += slot_active(l, i);
+    return n;
+}
+
+/* A new passphrase in `slot` for the master key: salt, timed iterations, split and encrypted key
+ * material, then the header that marks the slot active. */
+static int store_key(struct luks *l, int slot, const uint8_t *pass, size_t pass_len,
+                     uint64_t iter_ms, luks_write_fn write, void *opaque, struct error **errp)
+{
+    uint8_t *k = l->h + OFF_SLOTS + SLOT_SIZE * slot, slot_key[64];
+    size_t key_bytes = get_be32(l->h + OFF_KEY_BYTES), mlen = material_len(key_bytes);
+    enum hash_alg alg = header_hash(l);
+    struct sector_cipher c;
+    uint8_t *material = calloc(1, mlen);
+    int ret = material ? 0 : -ENOMEM;
+    if (ret == 0 && (random_bytes(k + SLOT_SALT, LUKS_SALT_LEN) < 0 ||
+                     random_bytes(material, key_bytes * (LUKS_STRIPES - 1)) < 0))
+        ret = -EIO;
+    if (ret == 0) {
+        uint32_t iters = pbkdf2_iterations(alg, key_bytes, iter_ms, 1);
+        put_be32(k + SLOT_ITERS, iters);
+        pbkdf2(alg, pass, pass_len, k + SLOT_SALT, LUKS_SALT_LEN, iters, slot_key, key_bytes);
+        af_split(alg, l->master_key, key_bytes, material);
+        ret = make_cipher(l, slot_key, key_bytes, &c, errp);
+    }
+    if (ret == 0) {
+        sector_cipher_encrypt(&c, 0, material, mlen);
+        ret = write(opaque, (uint64_t)get_be32(k + SLOT_OFFSET) * LUKS_SECTOR, mlen, material);
+    }
+    if (ret == 0) {
+        put_be32(k + SLOT_ACTIVE, LUKS_SLOT_ENABLED);
+        ret = write(opaque, 0, LUKS_HEADER_SIZE, l->h);
+    }
+    free(material);
+    if (ret < 0 && !(errp && *errp))
+        error_setg_errno(errp, -ret, "Failed to write to keyslot %d", slot);
+    return ret;
+}
+
+/* Overwrite a slot's key material with random bytes and mark it disabled. */
+static int erase_key(struct luks *l, int slot, luks_write_fn write, void *opaque,
+                     struct error **errp)
+{
+    uint8_t *k = l->h + OFF_SLOTS + SLOT_SIZE * slot;
+    size_t mlen = material_len(get_be32(l->h + OFF_KEY_BYTES));
+    uint8_t *garbage = malloc(mlen);
+    int ret = garbage ? random_bytes(garbage, mlen) : -ENOMEM;
+    if (ret == 0)
+        ret = write(opaque, (uint64_t)get_be32(k + SLOT_OFFSET) * LUKS_SECTOR, mlen, garbage);
+    free(garbage);
+    if (ret == 0) {
+        memset(k + SLOT_SALT, 0, LUKS_SALT_LEN);
+        put_be32(k + SLOT_ITERS, 0);
+        put_be32(k + SLOT_ACTIVE, LUKS_SLOT_DISABLED);
+        ret = write(opaque, 0, LUKS_HEADER_SIZE, l->h);
+    }
+    if (ret < 0)
+        error_setg_errno(errp, -ret, "Failed to erase keyslot %d", slot);
+    return ret;
+}
+
+/* 1 when the passphrase opens `slot`, 0 when not (or the slot is inactive), -errno on error. */
+static int slot_opens(const struct luks *l, int slot, const uint8_t *pass, size_t pass_len,
+                      luks_read_fn read, void *opaque, struct error **errp)
+{
+    uint8_t mk[64];
+    if (!slot_active(l, slot))
+        return 0;
+    int ret = try_slot(l, slot, pass, pass_len, read, opaque, mk, errp);
+    return ret < 0 ? ret : ret == 0;
+}
+
+static int amend_add(struct luks *l, const char *new_id, const char *old_id, bool has_slot,
+                     uint64_t slot, uint64_t iter_ms, bool force, luks_write_fn write,
+                     void *opaque, struct error **errp)
+{
+    const uint8_t *pass;
+    size_t pass_len;
+    int keyslot = (int)slot;
+    if (!new_id) {
+        error_setg(errp, "'new-secret' is required to activate a keyslot");
+        return -EINVAL;
+    }
+    if (old_id) {
+        error_setg(errp, "'old-secret' must not be given when activating keyslots");
+        return -EINVAL;
+    }
+    if (has_slot && slot >= LUKS_SLOTS) {
+        error_setg(errp, "Invalid keyslot %" PRIu64 " specified, must be between 0 and %d", slot,
+                   LUKS_SLOTS - 1);
+        return -EINVAL;
+    }
+    if (!has_slot) {
+        for (keyslot = 0; keyslot < LUKS_SLOTS && slot_active(l, keyslot); keyslot++)
+            ;
+        if (keyslot == LUKS_SLOTS) {
+            error_setg(errp, "Can't add a keyslot - all keyslots are in use");
+            return -EINVAL;
+        }
+    }
+    if (!force && slot_active(l, keyslot)) {
+        error_setg(errp, "Refusing to overwrite active keyslot %d - please erase it first",
+                   keyslot);
+        return -EINVAL;
+    }
+    if (secret_lookup(new_id, &pass, &pass_len, errp) < 0)
+        return -EINVAL;
+    return store_key(l, keyslot, pass, pass_len, iter_ms, write, opaque, errp);
+}
+
+static int amend_erase(struct luks *l, const char *old_id, bool has_slot, uint64_t slot,
+                       bool force, luks_read_fn read, luks_write_fn write, void *opaque,
+                       struct error **errp)
+{
+    const uint8_t *pass = NULL;
+    size_t pass_len = 0;
+    int ret;
+    if (has_slot) {
+        if (slot >= LUKS_SLOTS) {
+            error_setg(errp, "Invalid keyslot %" PRIu64 " specified, must be between 0 and %d",
+                       slot, LUKS_SLOTS - 1);
+            return -EINVAL;
+        }
+        if (old_id) {
+            if (secret_lookup(old_id, &pass, &pass_len, errp) < 0)
+                return -EINVAL;
+            if ((ret = slot_opens(l, (int)slot, pass, pass_len, read, opaque, errp)) < 0)
+                return ret;
+            if (!ret) {
+                error_setg(errp, "Given keyslot %" PRIu64 " doesn't contain the given old "
+                                 "password for erase operation", slot);
+                return -EINVAL;
+            }
+        }
+        if (!force && !slot_active(l, (int)slot)) {
+            error_setg(errp, "Given keyslot %" PRIu64 " is already erased (inactive) ", slot);
+            return -EINVAL;
+        }
+        if (!force && count_active(l) == 1) {
+            error_setg(errp, "Attempt to erase the only active keyslot %" PRIu64 " which will "
+                             "erase all the data in the image irreversibly - refusing operation",
+                       slot);
+            return -EINVAL;
+        }
+        return erase_key(l, (int)slot, write, opaque, errp);
+    }
+    if (!old_id) {
+        error_setg(errp, "To erase keyslot(s), either explicit keyslot index or the password "
+                         "currently contained in them must be given");
+        return -EINVAL;
+    }
+    if (secret_lookup(old_id, &pass, &pass_len, errp) < 0)
+        return -EINVAL;
+    bool erase[LUKS_SLOTS] = { false };
+    int count = 0;
+    for (int i = 0; i < LUKS_SLOTS; i++) {
+        if ((ret = slot_opens(l, i, pass, pass_len, read, opaque, errp)) < 0)
+            return ret;
+        erase[i] = ret;
+        count += ret;
+    }
+    if (count == 0) {
+        error_setg(errp, "No keyslots match given (old) password for erase operation");
+        return -EINVAL;
+    }
+    if (!force && count == count_active(l)) {
+        error_setg(errp, "All the active keyslots match the (old) password that was given and "
+                         "erasing them will erase all the data in the image irreversibly - "
+                         "refusing operation");
+        return -EINVAL;
+    }
+    for (int i = 0; i < LUKS_SLOTS; i++)
+        if (erase[i] && (ret = erase_key(l, i, write, opaque, errp)) < 0)
+            return ret;
+    return 0;
+}
+
+int luks_amend(struct luks *l, const struct opts *opts, const char *prefix, bool force,
+               luks_read_fn read, luks_write_fn write, void *opaque, struct error **errp)
+{
+    char key[64];
+#define OPT(name) (snprintf(key, sizeof(key), "%s%s", prefix, name), opts_get(opts, key))
+    const char *state = OPT("state"), *new_id = OPT("new-secret"), *old_id = OPT("old-secret");
+    bool has_slot = OPT("keyslot") != NULL;
+#undef OPT
+    uint64_t slot = 0, iter_ms = 2000;
+    snprintf(key, sizeof(key), "%skeyslot", prefix);
+    if (opts_get_number(opts, key, &slot, errp) < 0)
+        return -EINVAL;
+    snprintf(key, sizeof(key), "%siter-time", prefix);
+    if (opts_get_number(opts, key, &iter_ms, errp) < 0)
+        return -EINVAL;
+    if (!state) {
+        error_setg(errp, "Parameter 'state' is missing");
+        return -EINVAL;
+    }
+    if (!l->unlocked) {
+        error_setg(errp, "The LUKS header must be unlocked to be amended");
+        return -EINVAL;
+    }
+    if (!strcmp(state, "active"))
+        return amend_add(l, new_id, old_id, has_slot, slot, iter_ms, force, write, opaque, errp);
+    if (!strcmp(state, "inactive"))
+        return amend_erase(l, old_id, has_slot, slot, force, read, write, opaque, errp);
+    error_setg(errp, "Parameter 'state' does not accept value '%s'", state);
+    return -EINVAL;
 }

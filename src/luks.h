@@ -23,10 +23,12 @@ struct luks {
     uint64_t payload_offset; /* bytes from the start of the header */
     bool unlocked;
     struct sector_cipher cipher; /* valid once unlocked */
+    uint8_t master_key[64];      /* valid once unlocked (amend adds key slots with it) */
 };
 
-/* Reads len bytes at off, counted from the start of the LUKS header. */
+/* Reads (writes) len bytes at off, counted from the start of the LUKS header. */
 typedef int (*luks_read_fn)(void *opaque, uint64_t off, uint64_t len, void *buf);
+typedef int (*luks_write_fn)(void *opaque, uint64_t off, uint64_t len, const void *buf);
 
 /* Check a header (LUKS_HEADER_SIZE bytes) as qemu does on open, with qemu's messages. */
 int luks_parse(struct luks *l, const uint8_t *hdr, struct error **errp);
@@ -61,5 +63,10 @@ struct luks_new {
 int luks_format(struct luks *l, const struct luks_params *p, const uint8_t *pass,
                 size_t pass_len, struct luks_new *out, struct error **errp);
 void luks_new_free(struct luks_new *n);
+
+/* Key slot management (qemu's QCryptoBlockAmendOptionsLUKS): the options state, keyslot,
+ * old-secret, new-secret and iter-time, each prefixed by `prefix`, on an unlocked header. */
+int luks_amend(struct luks *l, const struct opts *opts, const char *prefix, bool force,
+               luks_read_fn read, luks_write_fn write, void *opaque, struct error **errp);
 
 #endif

@@ -35,6 +35,16 @@ static const struct opt_desc luks_create_opts[] = {
     { NULL, 0, NULL, NULL },
 };
 
+static const struct opt_desc luks_amend_opts[] = {
+    { "iter-time", OPT_NUMBER, "Time to spend in PBKDF in milliseconds", NULL },
+    { "keyslot", OPT_NUMBER, "Select a single keyslot to modify explicitly", NULL },
+    { "new-secret", OPT_STRING, "New secret to set in the matching keyslots. Empty string to erase",
+      NULL },
+    { "old-secret", OPT_STRING, "Select all keyslots that match this password", NULL },
+    { "state", OPT_STRING, "Select new state of affected keyslots (active/inactive)", NULL },
+    { NULL, 0, NULL, NULL },
+};
+
 static int luks_probe(const uint8_t *buf, size_t len, const char *filename)
 {
     (void)filename;
@@ -46,6 +56,20 @@ static int read_file(void *opaque, uint64_t off, uint64_t len, void *buf)
 {
     struct node *n = opaque;
     return node_pread(n->file, off, len, buf);
+}
+
+static int write_file(void *opaque, uint64_t off, uint64_t len, const void *buf)
+{
+    struct node *n = opaque;
+    int ret = node_pwrite(n->file, off, len, buf);
+    return ret < 0 ? ret : node_flush(n->file);
+}
+
+/* qemu-img amend: add or erase key slots (the header must have been unlocked on open). */
+static int luks_drv_amend(struct node *n, struct opts *opts, bool force, struct error **errp)
+{
+    struct luks_state *s = n->state;
+    return luks_amend(&s->luks, opts, "", force, read_file, write_file, n, errp);
 }
 
 static int luks_open(struct node *n, struct opts *opts, struct error **errp)
@@ -252,6 +276,8 @@ const struct driver driver_luks = {
     .name = "luks",
     .open_opts = luks_open_opts,
     .create_opts = luks_create_opts,
+    .amend_opts = luks_amend_opts,
+    .amend = luks_drv_amend,
     .measure = luks_measure,
     .create = luks_create,
     .probe = luks_probe,

@@ -463,7 +463,7 @@ static int validate_amend(struct opts *o, struct error **errp)
 }
 
 struct amend_req {
-    bool v3, lazy, data_raw;
+    bool v3, lazy, data_raw, encrypt;
     uint64_t size, bits;
     const char *backing_file, *backing_fmt, *data_file;
 };
@@ -478,6 +478,7 @@ static int parse_amend(struct node *n, struct qcow2 *s, struct opts *o, struct a
     r->data_raw = s->autoclear & AUTOCLEAR_DATA_FILE_RAW;
     r->bits = s->refcount_bits;
     r->size = 0;
+    r->encrypt = false;
     for (size_t i = 0; i < o->count; i++) {
         if (strncmp(o->items[i].key, "encrypt.", 8))
             continue;
@@ -489,8 +490,7 @@ static int parse_amend(struct node *n, struct qcow2 *s, struct opts *o, struct a
             error_setg(errp, "Only LUKS encryption options can be amended");
             return -ENOTSUP;
         }
-        error_setg(errp, "Amending the LUKS encryption of a qcow2 image is not supported");
-        return -ENOTSUP;
+        r->encrypt = true;
     }
     if (opts_get(o, "size") && opts_get_size(o, "size", &r->size, errp) < 0)
         return -EINVAL;
@@ -591,6 +591,9 @@ int qcow2_amend(struct node *n, struct opts *o, bool force, struct error **errp)
     struct amend_req r;
     int ret = validate_amend(o, errp);
     if (ret < 0 || (ret = parse_amend(n, s, o, &r, errp)) < 0)
+        return ret;
+    /* qemu updates the key slots before any other change */
+    if (r.encrypt && (ret = qcow2_crypt_amend(n, o, force, errp)) < 0)
         return ret;
     pthread_mutex_lock(&s->lock);
     ret = amend_locked(n, s, &r, errp);

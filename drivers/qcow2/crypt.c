@@ -29,6 +29,16 @@ static int read_crypto_header(void *opaque, uint64_t off, uint64_t len, void *bu
     return node_pread(s->node->file, s->crypto_off + off, len, buf);
 }
 
+/* Writes into the LUKS header area, which never grows. */
+static int write_crypto_header(void *opaque, uint64_t off, uint64_t len, const void *buf)
+{
+    struct qcow2 *s = opaque;
+    if (off > s->crypto_len || len > s->crypto_len - off)
+        return -EINVAL;
+    int ret = node_pwrite(s->node->file, s->crypto_off + off, len, buf);
+    return ret < 0 ? ret : node_flush(s->node->file);
+}
+
 static const char *method_name(uint32_t method)
 {
     return method == QCOW2_CRYPT_AES ? "aes" : "luks";
@@ -294,4 +304,16 @@ int qcow2_crypt_measure(struct opts *o, uint64_t *header_len, struct error **err
         return -EINVAL;
     *header_len = luks_payload_bytes(&p);
     return 0;
+}
+
+int qcow2_crypt_amend(struct node *n, struct opts *o, bool force, struct error **errp)
+{
+    struct qcow2 *s = qcow2_state(n);
+    if (!s->crypt || s->crypt_method != QCOW2_CRYPT_LUKS)
+        return -EINVAL;
+    pthread_mutex_lock(&s->lock);
+    int ret = luks_amend(&s->crypt->luks, o, "encrypt.", force, read_crypto_header,
+                         write_crypto_header, s, errp);
+    pthread_mutex_unlock(&s->lock);
+    return ret;
 }

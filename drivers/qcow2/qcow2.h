@@ -287,6 +287,8 @@ void qcow2_crypt_encrypt(struct qcow2 *s, uint64_t host, uint64_t guest, uint8_t
 json_object *qcow2_crypt_info(struct qcow2 *s);
 int qcow2_crypt_parse_create(struct opts *o, struct qcow2_crypt_params *p, struct error **errp);
 int qcow2_crypt_setup(struct node *n, const struct qcow2_crypt_params *p, struct error **errp);
+/* amend: the encrypt.* key slot options. */
+int qcow2_crypt_amend(struct node *n, struct opts *o, bool force, struct error **errp);
 /* measure: the bytes of the LUKS header -o encrypt.* would create. */
 int qcow2_crypt_measure(struct opts *o, uint64_t *header_len, struct error **errp);
 
