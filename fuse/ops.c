@@ -514,9 +514,40 @@ static int salvage_read(struct fs *fs, struct node *n, uint64_t off, uint64_t le
     return 0;
 }
 
+/* Data that block status places past the end of its file: a corrupt pointer (a format driver,
+ * like qemu's, reads it as zeros). Checked on read-only mounts, where nothing grows the files under
+ * a reader's feet. Returns -EIO (logged) for such a range, 0 otherwise. */
+static int check_host_ranges(struct fs *fs, struct node *n, uint64_t off, uint64_t len)
+{
+    while (len) {
+        struct block_status bs;
+        int ret = node_block_status_above(n, NULL, off, len, &bs, NULL);
+        if (ret < 0)
+            return ret;
+        if (bs.len == 0)
+            return 0;
+        uint64_t l = bs.len < len ? bs.len : len, end;
+        if ((bs.flags & BS_DATA) && (bs.flags & BS_OFFSET_VALID) && !(bs.flags & BS_ZERO) &&
+            bs.file && (__builtin_add_overflow(bs.offset, l, &end) || end > bs.file->size)) {
+            fs_log(fs, "corrupt image: the data of [%" PRIu64 ", +%" PRIu64 ") of '%s' lies at "
+                   "offset %" PRIu64 ", past the end of '%s' (%" PRIu64 " bytes)", off, l,
+                   node_name(n), bs.offset, node_name(bs.file), bs.file->size);
+            return -EIO;
+        }
+        off += l;
+        len -= l;
+    }
+    return 0;
+}
+
 static int checked_read(struct fs *fs, struct node *n, uint64_t off, uint64_t len, uint8_t *buf)
 {
-    int ret = node_pread(n, off, len, buf);
+    int ret = fs->rw ? 0 : check_host_ranges(fs, n, off, len);
+    if (ret == -EIO && fs->salvage)
+        return salvage_read(fs, n, off, len, buf);
+    if (ret < 0)
+        return ret;
+    ret = node_pread(n, off, len, buf);
     if (ret == -EIO && fs->salvage)
         return salvage_read(fs, n, off, len, buf);
     if (ret < 0)

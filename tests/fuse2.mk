@@ -7,7 +7,9 @@ FUSE2_TESTS = \
 	tests/fuse/unprivileged.sh \
 	tests/fuse/qcow2-matrix.sh \
 	tests/fuse/startup-errors.sh \
-	tests/fuse/fuse-options.sh
+	tests/fuse/fuse-options.sh \
+	tests/fuse/corrupt.sh \
+	tests/fuse/clean-close.sh
 TESTS += $(FUSE2_TESTS)
 EXTRA_DIST += $(FUSE2_TESTS)
 if HAVE_CMOCKA
