@@ -250,6 +250,15 @@ static size_t material_len(size_t key_bytes)
     return (key_bytes * LUKS_STRIPES + LUKS_SECTOR - 1) / LUKS_SECTOR * LUKS_SECTOR;
 }
 
+/* qemu's messages for a failed read of the header area (-ERANGE: outside a qcow2 extension). */
+static void read_error(int ret, struct error **errp)
+{
+    if (ret == -ERANGE)
+        error_setg(errp, "Request for data outside of extension header");
+    else
+        error_setg_errno(errp, -ret, "Could not read encryption header");
+}
+
 /* Try one active key slot: derive its key, decrypt and merge the stripes, check the digest.
  * Returns 0 when it opens, 1 when the passphrase does not fit, or -errno. */
 static int try_slot(const struct luks *l, int slot, const uint8_t *pass, size_t pass_len,
@@ -269,7 +278,7 @@ static int try_slot(const struct luks *l, int slot, const uint8_t *pass, size_t 
     int ret = make_cipher(l, slot_key, key_bytes, &c, errp);
     if (ret == 0 && (ret = read(opaque, (uint64_t)get_be32(k + SLOT_OFFSET) * LUKS_SECTOR, mlen,
                                 buf)) < 0)
-        error_setg_errno(errp, -ret, "Unable to read key slot %d", slot);
+        read_error(ret, errp);
     if (ret == 0) {
         sector_cipher_decrypt(&c, 0, buf, mlen);
         memset(mk, 0, key_bytes);

@@ -24,8 +24,11 @@ struct qcow2_crypt {
 static int read_crypto_header(void *opaque, uint64_t off, uint64_t len, void *buf)
 {
     struct qcow2 *s = opaque;
+    uint64_t end;
     if (off > s->crypto_len || len > s->crypto_len - off)
-        return -EINVAL;
+        return -ERANGE; /* luks.c: "Request for data outside of extension header" */
+    if (__builtin_add_overflow(s->crypto_off, off + len, &end) || end > QCOW2_MAX_IO_OFFSET)
+        return -EIO; /* beyond what qemu's block layer reads */
     return node_pread(s->node->file, s->crypto_off + off, len, buf);
 }
 
@@ -34,7 +37,7 @@ static int write_crypto_header(void *opaque, uint64_t off, uint64_t len, const v
 {
     struct qcow2 *s = opaque;
     if (off > s->crypto_len || len > s->crypto_len - off)
-        return -EINVAL;
+        return -ERANGE;
     int ret = node_pwrite(s->node->file, s->crypto_off + off, len, buf);
     return ret < 0 ? ret : node_flush(s->node->file);
 }
@@ -62,7 +65,7 @@ static int open_luks(struct node *n, struct qcow2 *s, struct error **errp)
     }
     int ret = read_crypto_header(s, 0, LUKS_HEADER_SIZE, h);
     if (ret < 0) {
-        error_setg_errno(errp, -ret, "Unable to read LUKS header");
+        error_setg_errno(errp, -ret, "Could not read encryption header");
         return ret;
     }
     (void)n;

@@ -108,4 +108,9 @@ cp ql.qcow2 h.qcow2; poke h.qcow2 $((112 + 8 + 8 + 4)) '\x00\x00\x00\x10'   # ar
 same info h.qcow2
 cp ql.qcow2 h.qcow2; poke h.qcow2 $((0x40000)) 'LUKZ'
 same info h.qcow2
+cp ql.qcow2 h.qcow2; poke h.qcow2 $((112 + 8 + 8 + 4)) '\x00\x00\x10\x00'   # key material outside
+same info h.qcow2
+same convert -O raw $S --image-opts "$(qimg h.qcow2)" x.raw
+cp ql.qcow2 h.qcow2; poke h.qcow2 $((112 + 8)) '\xff\xff\xff\xff\xff\xff\x00\x00'   # offset overflows
+same info h.qcow2
 finish
