@@ -1,6 +1,7 @@
 # Tests of the second round of write work (see tests/local.mk).
 WRITE2_TESTS = \
 	tests/cli/convert-requests.sh \
-	tests/cli/create-raw-sectors.sh
+	tests/cli/create-raw-sectors.sh \
+	tests/cli/rate-limit.sh
 TESTS += $(WRITE2_TESTS)
 EXTRA_DIST += $(WRITE2_TESTS)

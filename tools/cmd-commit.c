@@ -17,7 +17,8 @@
 #define COPY_CHUNK (2ULL << 20)
 
 /* Copy every range allocated above base into base. */
-static int commit_copy(struct node *top, struct node *base, struct error **errp)
+static int commit_copy(struct node *top, struct node *base, struct rate_limit *rl,
+                       struct error **errp)
 {
     uint8_t *buf = malloc(COPY_CHUNK);
     if (!buf)
@@ -47,6 +48,9 @@ static int commit_copy(struct node *top, struct node *base, struct error **errp)
                 error_setg_errno(errp, -ret, "Could not commit data");
                 break;
             }
+            /* qemu's job speed: the copy takes at least bytes / rate */
+            rate_limit_add(rl, n);
+            rate_limit_wait(rl);
         }
         off += n;
         progress_print(100.0f * (float)n / (float)size, 100);
@@ -56,7 +60,8 @@ static int commit_copy(struct node *top, struct node *base, struct error **errp)
 }
 
 /* Reopen the chain so that base is writable, commit, and empty the top. */
-static int commit_run(struct node *top, int base_depth, bool drop, struct error **errp)
+static int commit_run(struct node *top, int base_depth, bool drop, struct rate_limit *rl,
+                      struct error **errp)
 {
     struct node *base = top;
     for (int d = 0; d < base_depth; d++)
@@ -66,7 +71,7 @@ static int commit_run(struct node *top, int base_depth, bool drop, struct error 
         if (ret < 0)
             return ret;
     }
-    int ret = commit_copy(top, base, errp);
+    int ret = commit_copy(top, base, rl, errp);
     if (ret == 0)
         ret = node_flush(base);
     if (ret < 0)
@@ -91,6 +96,7 @@ int cmd_commit(int argc, char **argv)
     };
     const char *fmt = NULL, *cache = "writeback", *base = NULL;
     bool progress = false, quiet = false, drop = false, image_opts = false;
+    int64_t rate = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":f:ht:b:dpqr:", long_options, NULL)) != -1) {
         switch (c) {
@@ -101,7 +107,8 @@ int cmd_commit(int argc, char **argv)
         case 'p': progress = true; break;
         case 'q': quiet = true; break;
         case 'r':
-            if (cvtnum("rate limit", optarg) < 0)
+            rate = cvtnum("rate limit", optarg);
+            if (rate < 0)
                 return 1;
             break;
         case OPTION_OBJECT: add_object_or_exit(optarg); break;
@@ -139,7 +146,10 @@ int cmd_commit(int argc, char **argv)
             node_close(top);
             return 1;
         }
-        commit_run(top, depth, drop, &err);
+        struct rate_limit rl;
+        rate_limit_init(&rl, (uint64_t)rate, 0);
+        commit_run(top, depth, drop, &rl, &err);
+        rate_limit_destroy(&rl);
     }
     if (!err)
         progress_print(100, 0);

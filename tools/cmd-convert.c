@@ -49,6 +49,8 @@ struct convert {
     int64_t target_backing_size; /* -1: unknown */
     uint64_t min_sparse, buf_size, cluster_size, alignment;
     long workers;
+    uint64_t rate;          /* -r, bytes per second; 0: unlimited */
+    struct rate_limit rl;
 
     /* iteration state, under lock */
     pthread_mutex_t lock;
@@ -143,6 +145,13 @@ static int convert_read(struct convert *c, int src_idx, uint64_t soff, uint64_t 
     return 0;
 }
 
+/* -r: like qemu's throttle on the target, a write waits until the bytes before it have drained. */
+static void throttle(struct convert *c, uint64_t n)
+{
+    rate_limit_wait(&c->rl);
+    rate_limit_add(&c->rl, n);
+}
+
 /* A compressed cluster made on the worker's thread before its turn to write. */
 struct prepared {
     bool ready;
@@ -153,8 +162,10 @@ struct prepared {
 static int convert_write(struct convert *c, uint64_t off, uint64_t n, enum blk_status status,
                          const uint8_t *buf, const struct prepared *pc)
 {
-    if (pc->ready)
+    if (pc->ready) {
+        throttle(c, n);
         return node_pwrite_compressed_prepared(c->target, off, n, buf, pc->out, pc->clen);
+    }
     while (n > 0) {
         uint64_t piece = n;
         int ret = 0;
@@ -169,14 +180,17 @@ static int convert_write(struct convert *c, uint64_t off, uint64_t n, enum blk_s
                 write_data = convert_scan_allocated(buf, n, &piece, c->min_sparse, off,
                                                     c->alignment);
             if (write_data) {
+                throttle(c, piece);
                 ret = c->compressed ? node_pwrite_compressed(c->target, off, piece, buf)
                                     : node_pwrite(c->target, off, piece, buf);
             } else {
                 zero = true;
             }
         }
-        if (zero && !c->has_zero_init)
+        if (zero && !c->has_zero_init) {
+            throttle(c, piece);
             ret = node_pwrite_zeroes(c->target, off, piece, ZERO_MAY_UNMAP);
+        }
         if (ret < 0)
             return ret;
         off += piece;
@@ -571,10 +585,13 @@ static int parse_args(int argc, char **argv, struct convert *c, struct convert_a
             break;
         case 'W': c->wr_in_order = false; break;
         case 'U': a->force_share = true; break;
-        case 'r':
-            if (cvtnum("rate limit", optarg) < 0)
+        case 'r': {
+            int64_t rate = cvtnum("rate limit", optarg);
+            if (rate < 0)
                 return -1;
+            c->rate = (uint64_t)rate;
             break;
+        }
         case OPTION_OBJECT: add_object_or_exit(optarg); break;
         case OPTION_IMAGE_OPTS: a->image_opts = true; break;
         case OPTION_SALVAGE: c->salvage = true; break;
@@ -824,6 +841,7 @@ int cmd_convert(int argc, char **argv)
     int ret = 1;
     bool existed = true;
     pthread_mutex_init(&c.lock, NULL);
+    rate_limit_init(&c.rl, 0, 0);
     if (parse_args(argc, argv, &c, &a) < 0 || check_args(&c, &a) < 0)
         goto fail_getopt;
     c.src_num = argc - optind - 1;
@@ -863,6 +881,8 @@ int cmd_convert(int argc, char **argv)
     c.target_is_new = !a.skip_create;
     if (!a.skip_create && !c.target_has_backing && !c.has_zero_init)
         c.has_zero_init = node_has_zero_init(c.target);
+    c.rl.rate = c.rate; /* qemu's bucket holds a tenth of a second */
+    c.rl.burst = c.rate / 10;
     if (convert_do_copy(&c) < 0)
         goto out;
     if (a.bitmaps && convert_copy_bitmaps(c.src[0], c.target, a.skip_broken) < 0)
@@ -890,5 +910,6 @@ fail_getopt:
     free((char *)a.sn_id);
     free((char *)a.sn_name);
     pthread_mutex_destroy(&c.lock);
+    rate_limit_destroy(&c.rl);
     return ret;
 }

@@ -3,8 +3,10 @@
 #include "config.h"
 #include "write-common.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common.h"
 
@@ -99,4 +101,51 @@ bool convert_scan_allocated(const uint8_t *buf, uint64_t len, uint64_t *pnum, ui
     }
     *pnum = used * SECTOR;
     return true;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void rate_limit_init(struct rate_limit *rl, uint64_t rate, uint64_t burst)
+{
+    *rl = (struct rate_limit){ .rate = rate, .burst = burst, .start = -1 };
+    pthread_mutex_init(&rl->lock, NULL);
+}
+
+void rate_limit_destroy(struct rate_limit *rl)
+{
+    pthread_mutex_destroy(&rl->lock);
+}
+
+void rate_limit_add(struct rate_limit *rl, uint64_t n)
+{
+    if (!rl->rate)
+        return;
+    pthread_mutex_lock(&rl->lock);
+    if (rl->start < 0)
+        rl->start = now_seconds();
+    rl->done += n;
+    pthread_mutex_unlock(&rl->lock);
+}
+
+void rate_limit_wait(struct rate_limit *rl)
+{
+    if (!rl->rate)
+        return;
+    pthread_mutex_lock(&rl->lock);
+    if (rl->start < 0)
+        rl->start = now_seconds();
+    double due = rl->done > rl->burst
+                     ? rl->start + (double)(rl->done - rl->burst) / (double)rl->rate
+                     : rl->start;
+    pthread_mutex_unlock(&rl->lock);
+    for (double left; (left = due - now_seconds()) > 0;) {
+        struct timespec ts = { (time_t)left, (long)((left - (double)(time_t)left) * 1e9) };
+        if (nanosleep(&ts, NULL) < 0 && errno != EINTR)
+            break;
+    }
 }

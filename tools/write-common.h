@@ -3,6 +3,7 @@
 #ifndef FLATIMG_TOOLS_WRITE_COMMON_H
 #define FLATIMG_TOOLS_WRITE_COMMON_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -22,5 +23,23 @@ bool convert_scan_allocated(const uint8_t *buf, uint64_t len, uint64_t *pnum, ui
 void warn_probed_raw(const struct node *n);
 
 bool buffer_is_zero(const void *buf, uint64_t len);
+
+/* -r RATE (bytes per second) of convert and commit. qemu throttles convert's writes with a leaky
+ * bucket that holds a tenth of a second's bytes (a request waits until the bytes written before it
+ * have drained to that) and paces commit's job so that it takes at least bytes/rate. */
+struct rate_limit {
+    uint64_t rate;  /* 0: unlimited */
+    uint64_t burst; /* bytes that may run ahead of the rate */
+    uint64_t done;  /* bytes accounted so far */
+    double start;   /* CLOCK_MONOTONIC seconds of the first account */
+    pthread_mutex_t lock;
+};
+
+void rate_limit_init(struct rate_limit *rl, uint64_t rate, uint64_t burst);
+void rate_limit_destroy(struct rate_limit *rl);
+/* Count n bytes as done. */
+void rate_limit_add(struct rate_limit *rl, uint64_t n);
+/* Sleep until the bytes counted so far, less the burst, have had their time. */
+void rate_limit_wait(struct rate_limit *rl);
 
 #endif
