@@ -543,11 +543,8 @@ static int check_host_ranges(struct fs *fs, struct node *n, uint64_t off, uint64
 static int checked_read(struct fs *fs, struct node *n, uint64_t off, uint64_t len, uint8_t *buf)
 {
     int ret = fs->rw ? 0 : check_host_ranges(fs, n, off, len);
-    if (ret == -EIO && fs->salvage)
-        return salvage_read(fs, n, off, len, buf);
-    if (ret < 0)
-        return ret;
-    ret = node_pread(n, off, len, buf);
+    if (ret == 0)
+        ret = node_pread(n, off, len, buf);
     if (ret == -EIO && fs->salvage)
         return salvage_read(fs, n, off, len, buf);
     if (ret < 0)
