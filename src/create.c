@@ -156,7 +156,8 @@ int image_create(const struct image_create_args *a, struct error **errp)
     if (backing && !a->no_backing_open) {
         struct node tmp = { .filename = (char *)a->filename };
         char *full = node_resolve_backing_path(&tmp, backing);
-        struct node *bs = node_open(full, backing_fmt, NULL, NODE_FORCE_SHARE, errp);
+        /* as qemu (BDRV_O_NO_IO): only the size is needed, so no keys for encrypted images */
+        struct node *bs = node_open(full, backing_fmt, NULL, NODE_FORCE_SHARE | NODE_NO_IO, errp);
         free(full);
         if (!bs) {
             if (errp && *errp) {

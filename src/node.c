@@ -70,6 +70,7 @@ static void node_free(struct node *n)
     free(n->backing_fmt);
     free(n->full_backing_filename);
     opts_free(n->open_opts);
+    opts_free(n->backing_opts);
     pthread_mutex_destroy(&n->lock);
     free(n);
 }
@@ -385,6 +386,8 @@ static struct node *open_chain(const char *filename, const char *fmt, const stru
     if (opts_get(o, "backing"))
         opts_set(bopts, "", opts_get(o, "backing"));
     n->open_opts = opts_clone(o);
+    n->backing_opts = opts_clone(bopts);
+    opts_del(n->backing_opts, "");
     drop_core_keys(o);
     int ret = validate_open_opts(drv, o, errp);
     if (ret == 0 && (flags & NODE_NO_BACKING))

@@ -178,6 +178,7 @@ struct node {
     char *backing_fmt;
     char *full_backing_filename; /* resolved by the core */
     struct opts *open_opts;    /* options this node was opened with (for re-opening) */
+    struct opts *backing_opts; /* its "backing.*" options, for re-opening the backing file */
     pthread_mutex_t lock;      /* serialises a driver without DRV_PARALLEL */
 };
 

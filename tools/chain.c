@@ -42,7 +42,8 @@ int chain_open_below(struct node *top, int rw_depth, int flags)
          p = p->backing, d++) {
         struct error *err = NULL;
         int f = flags | NODE_NO_BACKING | (d == rw_depth ? NODE_RDWR : 0);
-        p->backing = node_open(p->full_backing_filename, p->backing_fmt, NULL, f, &err);
+        /* with the backing.* options the image was opened with (keys of encrypted bases) */
+        p->backing = node_open(p->full_backing_filename, p->backing_fmt, p->backing_opts, f, &err);
         if (!p->backing) {
             error_prepend(&err, "Could not open backing file: ");
             error_prepend(&err, "Could not open '%s': ", node_name(top));

@@ -89,6 +89,23 @@ expect "flatimg reads qemu-io's writes" cmp -s q.raw <("$IMGCAT2" "${key[@]}" fl
 "$FLATIMG" convert -O qcow2 $S -o $L q.raw c.qcow2
 expect "convert into a LUKS qcow2" "$QEMU_IMG" compare -q $S --image-opts "$(qimg c.qcow2)" "driver=raw,file.filename=q.raw"
 
+# an overlay on an encrypted base: created without the key (qemu opens the base for its size
+# only), committed with the base's key given as backing.encrypt.key-secret
+same_fresh "\$IMG create -f qcow2 -b ../fl.qcow2 -F qcow2 ov.qcow2; ls"
+for prog in "$QEMU_IMG" "$FLATIMG"; do
+    cp fl.qcow2 cb.qcow2
+    "$QEMU_IMG" create -q -f qcow2 -b cb.qcow2 -F qcow2 cov.qcow2
+    "$QEMU_IO" $S --image-opts -c 'write -P 0x72 1000000 200000' \
+        "driver=qcow2,file.filename=cov.qcow2,backing.encrypt.key-secret=s" >/dev/null ||
+        fail "qemu-io write into the overlay"
+    "$prog" commit -q $S --image-opts "driver=qcow2,file.filename=cov.qcow2,backing.encrypt.key-secret=s" ||
+        fail "$prog commit into an encrypted base"
+    rm -f "c-$(basename "$prog").raw"
+    "$QEMU_IMG" convert $S --image-opts "$(qimg cb.qcow2)" -O raw "c-$(basename "$prog").raw"
+done
+expect "commit into an encrypted base as qemu-img" cmp c-qemu-img.raw c-flatimg.raw
+expect "qemu-img check of the committed base" "$QEMU_IMG" check -q $S --image-opts "$(qimg cb.qcow2)"
+
 # measure counts the LUKS header qemu would make (qemu-img times PBKDF2 here too)
 same measure -O qcow2 --size 1G $S -o encrypt.format=luks,encrypt.key-secret=s,encrypt.cipher-alg=aes-128,encrypt.cipher-mode=cbc,cluster_size=4096
 same measure --output=json -O qcow2 $S -o $L,preallocation=full q.raw
