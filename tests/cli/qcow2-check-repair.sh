@@ -124,6 +124,16 @@ for img in good snap comp v2 ext rc1 leak leak-tail rc0-data rc0-l2 rc0-l1 rc0-h
     dirty-leak corrupt corrupt-leak ext-bitmap rc1-overflow; do
     compare_check "$img.qcow2"
 done
+# a dirty image left by a killed qemu-io with lazy refcounts: check reports it, and opening it
+# read-write repairs it first (with the same messages, the same result) for every writing command
+"$QEMU_IMG" create -q -f qcow2 -o lazy_refcounts=on lazy.qcow2 64M
+"$QEMU_IO" -c 'write -P 5 0 512' -c 'sigraise 9' lazy.qcow2 >/dev/null 2>&1
+compare_check lazy.qcow2
+for cmd in "resize x.qcow2 128M" "snapshot -c s x.qcow2" "amend -o lazy_refcounts=off x.qcow2" \
+    "rebase -u -b '' x.qcow2" "commit x.qcow2"; do
+    same_fresh "cp ../lazy.qcow2 x.qcow2 && \$IMG $cmd; echo rc=\$?; $QEMU_IMG check x.qcow2"
+done
+
 # Known difference: repairing 65537 snapshots fails in both, but qemu-img allocates the new table
 # (and flushes the refcounts) before its overlap check refuses the write, flatimg's allocator
 # refuses first, so the images left behind differ.
