@@ -650,6 +650,9 @@ static void compare_refcounts(struct check *c, int fix, bool *rebuild, uint64_t 
         fprintf(stderr, "%s cluster %" PRId64 " refcount=%" PRIu64 " reference=%" PRIu64 "\n",
                 fixed ? "Repairing" : rc1 < rc2 ? "ERROR" : "Leaked", (int64_t)i, rc1, rc2);
         if (fixed && qcow2_update_refcount(s, i, (int64_t)(rc2 - rc1)) == 0) {
+            /* qemu repairs with QCOW2_DISCARD_ALWAYS: a cluster freed here is discarded */
+            if (!rc2)
+                (void)node_discard(s->node->file, i << s->cluster_bits, s->cluster_size);
             (*fixed)++;
             continue;
         }

@@ -194,7 +194,7 @@ static void qcow2_close(struct node *n)
         (void)qcow2_bitmaps_track_stop(s);
     if (s->writable && !s->fatal_corruption && s->l2_cache && s->rc_cache &&
         qcow2_flush_metadata(s) == 0 &&
-        s->marked_dirty && node_flush(n->file) == 0)
+        (s->incompat & INCOMPAT_DIRTY) && node_flush(n->file) == 0)
         (void)qcow2_set_incompat(s, s->incompat & ~INCOMPAT_DIRTY);
     if (s->data && s->data != n->file)
         node_close(s->data);

@@ -15,6 +15,8 @@
 int qcow2_rc_cache_read(void *opaque, uint64_t off, void *buf, size_t len)
 {
     struct qcow2 *s = opaque;
+    if (off > QCOW2_MAX_IO_OFFSET - len)
+        return -EIO; /* qemu's block layer refuses requests beyond its maximum length */
     return node_pread(s->node->file, off, len, buf);
 }
 

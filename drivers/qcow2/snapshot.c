@@ -317,8 +317,13 @@ static void free_old_table(struct qcow2 *s, uint64_t first, uint64_t last)
         if (ret == 0 && rc == 0)
             ret = -EINVAL;
     }
-    for (uint64_t c = first; c <= last && ret == 0; c++)
+    for (uint64_t c = first; c <= last && ret == 0; c++) {
+        uint64_t rc = 0;
         ret = qcow2_update_refcount(s, c, -1);
+        /* qemu passes snapshot frees down as discards by default (pass-discard-snapshot) */
+        if (ret == 0 && qcow2_get_refcount(s, c, &rc) == 0 && rc == 0)
+            (void)node_discard(s->node->file, c << s->cluster_bits, s->cluster_size);
+    }
     if (ret < 0)
         fprintf(stderr, "qcow2_free_clusters failed: %s\n", strerror(-ret));
 }

@@ -48,7 +48,7 @@ compare_check() {
     same_fresh "cp ../$img x.qcow2 && \$IMG check --output=json x.qcow2"
     local r
     for r in $repairs; do
-        same_fresh "cp ../$img x.qcow2 && \$IMG check -r $r x.qcow2; echo rc=\$?; $QEMU_IMG check x.qcow2; echo rc=\$?; $QEMU_IMG convert -U -O raw x.qcow2 x.raw 2>/dev/null && md5sum x.raw"
+        same_fresh "cp ../$img x.qcow2 && \$IMG check -r $r x.qcow2; echo rc=\$?; $QEMU_IMG check x.qcow2; echo rc=\$?; $QEMU_IMG convert -U -O raw x.qcow2 x.raw 2>/dev/null && md5sum x.raw; md5sum x.qcow2"
     done
     [ "$repairs" = "leaks all" ] && same_fresh "cp ../$img x.qcow2 && \$IMG check -r all --output=json x.qcow2"
 }
