@@ -4,6 +4,7 @@ QCOW2B_TESTS = \
 	tests/cli/qcow2-bitmap-track.sh \
 	tests/fuse/qcow2-bitmaps.sh \
 	tests/cli/qcow2-amend-all.sh \
-	tests/cli/qcow2-crash.sh
+	tests/cli/qcow2-crash.sh \
+	tests/cli/qcow2-zero.sh
 TESTS += $(QCOW2B_TESTS)
 EXTRA_DIST += $(QCOW2B_TESTS) tests/cli/qcow2-crash.py

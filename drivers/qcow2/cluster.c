@@ -554,7 +554,9 @@ static int write_in_cluster(struct node *n, struct qcow2 *s, uint64_t off, uint6
         goto out;
     put_be64(t + l2_idx * s->l2_entry_size, nh | OFLAG_COPIED);
     if (s->ext_l2) {
-        uint64_t alloc = (normal ? (bm & 0xffffffffull) : 0) | touched;
+        /* a compressed cluster was rewritten whole: every subcluster is data now */
+        uint64_t alloc = (e & OFLAG_COMPRESSED) ? 0xffffffffull
+                                                : (normal ? (bm & 0xffffffffull) : 0) | touched;
         uint64_t zero = (bm >> 32) & ~touched & ~alloc;
         put_be64(t + l2_idx * 16 + 8, alloc | (zero << 32));
     }
@@ -665,7 +667,8 @@ int qcow2_pwrite(struct node *n, uint64_t off, uint64_t len, const void *buf)
         uint64_t chunk = s->cluster_size - (off & (s->cluster_size - 1));
         if (chunk > len)
             chunk = len;
-        if (chunk == s->cluster_size && !s->data_file_name) {
+        /* (encrypted data goes through write_in_cluster, which encrypts it) */
+        if (chunk == s->cluster_size && !s->data_file_name && !s->crypt_method) {
             uint64_t done;
             ret = write_whole_clusters(s, off, len, p, &done);
             if (ret == 0 && done) {
@@ -738,10 +741,10 @@ static int clear_range(struct node *n, uint64_t off, uint64_t len, bool zero, bo
     return ret;
 }
 
-static bool cluster_aligned(struct node *n, uint64_t off, uint64_t len)
+/* Discard whole clusters (v2 zero writes without a backing file, as qemu's full_discard=false). */
+int qcow2_discard_clusters(struct node *n, uint64_t off, uint64_t len)
 {
-    uint64_t cs = qcow2_state(n)->cluster_size;
-    return off % cs == 0 && (len % cs == 0 || off + len == n->size);
+    return clear_range(n, off, len, false, true);
 }
 
 /* The bitmaps see the whole request, whatever part of it is really zeroed or discarded. */
@@ -753,17 +756,6 @@ static int note_write(struct qcow2 *s, uint64_t off, uint64_t len)
         qcow2_bitmaps_set_dirty(s, off, len);
     pthread_mutex_unlock(&s->lock);
     return ret;
-}
-
-int qcow2_pwrite_zeroes(struct node *n, uint64_t off, uint64_t len, int flags)
-{
-    struct qcow2 *s = qcow2_state(n);
-    int ret = note_write(s, off, len);
-    if (ret < 0)
-        return ret;
-    if (s->version < 3 || !cluster_aligned(n, off, len))
-        return -ENOTSUP;
-    return clear_range(n, off, len, true, flags & ZERO_MAY_UNMAP);
 }
 
 int qcow2_discard(struct node *n, uint64_t off, uint64_t len)

@@ -12,4 +12,5 @@ src_libflatimg_a_SOURCES += \
 	%reldir%/amend.c \
 	%reldir%/bitmap.c \
 	%reldir%/bitmap-track.c \
+	%reldir%/zero.c \
 	%reldir%/crypt.c

@@ -188,8 +188,10 @@ void qcow2_free_header(struct qcow2 *s);
 int qcow2_lookup(struct qcow2 *s, uint64_t off, uint64_t len, struct qcow2_map *m);
 int qcow2_pread(struct node *n, uint64_t off, uint64_t len, void *buf);
 int qcow2_pwrite(struct node *n, uint64_t off, uint64_t len, const void *buf);
-int qcow2_pwrite_zeroes(struct node *n, uint64_t off, uint64_t len, int flags);
 int qcow2_discard(struct node *n, uint64_t off, uint64_t len);
+int qcow2_discard_clusters(struct node *n, uint64_t off, uint64_t len);
+/* zero.c */
+int qcow2_pwrite_zeroes(struct node *n, uint64_t off, uint64_t len, int flags);
 int qcow2_block_status(struct node *n, uint64_t off, uint64_t len, struct block_status *out);
 int qcow2_grow_l1(struct qcow2 *s, uint64_t min_size);
 int qcow2_drop_range(struct qcow2 *s, uint64_t off, uint64_t len);
