@@ -2,6 +2,8 @@
 WRITE2_TESTS = \
 	tests/cli/convert-requests.sh \
 	tests/cli/create-raw-sectors.sh \
-	tests/cli/rate-limit.sh
+	tests/cli/rate-limit.sh \
+	tests/cli/rebase-crash.sh \
+	tests/cli/convert-salvage.sh
 TESTS += $(WRITE2_TESTS)
 EXTRA_DIST += $(WRITE2_TESTS)

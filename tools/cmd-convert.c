@@ -347,6 +347,10 @@ static int convert_do_copy(struct convert *c)
     c->src_cur = 0;
     c->src_cur_offset = 0;
     c->next_status = 0;
+    /* qemu's coroutines meet read errors one after another: --salvage copies on one worker so
+     * that its warnings come in the same order */
+    if (c->salvage)
+        c->workers = 1;
     pthread_t tids[MAX_WORKERS];
     struct worker pool[MAX_WORKERS];
     long started = 0;
