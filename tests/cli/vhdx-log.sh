@@ -33,6 +33,7 @@ same info -U --output=json h.vhdx
 same map h.vhdx
 same convert -O raw h.vhdx out.raw
 same_check h.vhdx
+same_fresh "cp ../h.vhdx x && \$IMG check -r leaks --output=json x"
 replay_write
 # a sequence of three entries that wraps around the end of the 1 MiB log
 crash "[{'at': $M - 8192, 'ops': [('fill', 8*$M, 0x31)]},
