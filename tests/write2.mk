@@ -4,6 +4,7 @@ WRITE2_TESTS = \
 	tests/cli/create-raw-sectors.sh \
 	tests/cli/rate-limit.sh \
 	tests/cli/rebase-crash.sh \
-	tests/cli/convert-salvage.sh
+	tests/cli/convert-salvage.sh \
+	tests/cli/convert-copy-range.sh
 TESTS += $(WRITE2_TESTS)
 EXTRA_DIST += $(WRITE2_TESTS)

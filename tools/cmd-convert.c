@@ -45,6 +45,7 @@ struct convert {
     struct node *target;
     struct opts *target_open_opts; /* key secrets from -o, for opening the new target */
     bool split_compress; /* compressed, with the target's compress_cluster */
+    bool copy_range;     /* -C: offload data copies to copy_file_range where possible */
     bool compressed, has_zero_init, target_has_backing, target_is_new, wr_in_order, salvage, quiet;
     int64_t target_backing_size; /* -1: unknown */
     uint64_t min_sparse, buf_size, cluster_size, alignment;
@@ -200,6 +201,50 @@ static int convert_write(struct convert *c, uint64_t off, uint64_t n, enum blk_s
     return 0;
 }
 
+/* Where [off, off+len) of n lies contiguously in a plain file: its descriptor, the host offset and
+ * how many bytes from off; false when the range is not plain data in a file. */
+static bool host_range(struct node *n, uint64_t off, uint64_t len, bool source, int *fd,
+                       uint64_t *host, uint64_t *got)
+{
+    struct block_status bs;
+    if (node_block_status(n, off, len, &bs) < 0 || bs.len == 0 ||
+        !(bs.flags & BS_OFFSET_VALID) || (source && (bs.flags & BS_ZERO)) || !bs.file)
+        return false;
+    *fd = file_node_fd(bs.file);
+    *host = bs.offset;
+    *got = bs.len < len ? bs.len : len;
+    return *fd >= 0;
+}
+
+/* -C: copy a data piece file to file in the kernel (qemu's copy_range). A raw target only: other
+ * formats need their metadata written. Returns the bytes copied; whatever is left (or everything,
+ * when the kernel refuses) goes the normal way, as qemu falls back after a failed offload. */
+static uint64_t convert_copy_range(struct convert *c, int src_idx, uint64_t soff, uint64_t off,
+                                   uint64_t n)
+{
+    uint64_t done = 0;
+    if (strcmp(c->target->drv->name, "raw") || !__atomic_load_n(&c->copy_range, __ATOMIC_RELAXED))
+        return 0;
+    while (done < n) {
+        int in_fd, out_fd;
+        uint64_t hin, hout, got_in, got_out;
+        if (!host_range(c->src[src_idx], soff + done, n - done, true, &in_fd, &hin, &got_in) ||
+            !host_range(c->target, off + done, n - done, false, &out_fd, &hout, &got_out))
+            break;
+        uint64_t chunk = got_in < got_out ? got_in : got_out;
+        loff_t lin = (loff_t)hin, lout = (loff_t)hout;
+        throttle(c, chunk);
+        ssize_t r = copy_file_range(in_fd, &lin, out_fd, &lout, chunk, 0);
+        if (r <= 0) {
+            /* qemu stops offloading after the first failure */
+            __atomic_store_n(&c->copy_range, false, __ATOMIC_RELAXED);
+            break;
+        }
+        done += (uint64_t)r;
+    }
+    return done;
+}
+
 /* Wake the worker whose piece is next in write order (all of them after a failure), rather than
  * every waiter: with many workers on few cores a broadcast costs more than the copy. Lock held. */
 static void wake_next(struct convert *c)
@@ -253,9 +298,12 @@ static void *convert_worker(void *opaque)
         pthread_mutex_unlock(&c->lock);
         if (!more)
             break;
+        bool offload = status == BLK_DATA && __atomic_load_n(&c->copy_range, __ATOMIC_RELAXED);
         if (status == BLK_ZERO && !c->min_sparse) {
             memset(buf, 0, n);
             status = BLK_DATA;
+        } else if (offload) {
+            /* read at write time, for what the offload leaves */
         } else if (status == BLK_DATA) {
             ret = convert_read(c, src_idx, soff, n, buf);
             if (ret < 0)
@@ -281,7 +329,17 @@ static void *convert_worker(void *opaque)
         w->waiting = false;
         bool go = ret == 0 && !c->ret;
         pthread_mutex_unlock(&c->lock);
-        if (go) {
+        if (go && offload) {
+            uint64_t copied = convert_copy_range(c, src_idx, soff, off, n);
+            off += copied;
+            soff += copied;
+            n -= copied;
+            ret = n ? convert_read(c, src_idx, soff, n, buf) : 0;
+            if (ret < 0)
+                error_report("error while reading at byte %" PRIu64 ": %s", off, strerror(-ret));
+            go = ret == 0;
+        }
+        if (go && n) {
             ret = convert_write(c, off, n, status, buf, &pc);
             if (ret < 0)
                 error_report("error while writing at byte %" PRIu64 ": %s", off, strerror(-ret));
@@ -885,6 +943,7 @@ int cmd_convert(int argc, char **argv)
     c.target_is_new = !a.skip_create;
     if (!a.skip_create && !c.target_has_backing && !c.has_zero_init)
         c.has_zero_init = node_has_zero_init(c.target);
+    c.copy_range = a.copy_range && !strcmp(c.target->drv->name, "raw"); /* no metadata */
     c.rl.rate = c.rate; /* qemu's bucket holds a tenth of a second */
     c.rl.burst = c.rate / 10;
     if (convert_do_copy(&c) < 0)
