@@ -181,55 +181,182 @@ static void xts_next(uint8_t t[16])
         t[0] ^= 0x87;
 }
 
-static void xts_crypt(const struct aes_key *data, const struct aes_key *tweak, const uint8_t iv[16],
-                      const uint8_t *in, uint8_t *out, size_t len, bool decrypt)
+/* ---- Serpent (Anderson, Biham, Knudsen; the bitsliced form with little-endian words that
+ * nettle, Linux and cryptsetup use): S-boxes applied bit position by bit position. ---- */
+
+static const uint8_t serpent_sbox[8][16] = {
+    { 3, 8, 15, 1, 10, 6, 5, 11, 14, 13, 4, 2, 7, 0, 9, 12 },
+    { 15, 12, 2, 7, 9, 0, 5, 10, 1, 11, 14, 8, 6, 13, 3, 4 },
+    { 8, 6, 7, 9, 3, 12, 10, 15, 13, 1, 14, 4, 0, 11, 5, 2 },
+    { 0, 15, 11, 8, 12, 9, 6, 3, 13, 1, 2, 4, 10, 7, 5, 14 },
+    { 1, 15, 8, 3, 12, 0, 11, 6, 2, 5, 4, 10, 9, 14, 7, 13 },
+    { 15, 5, 2, 11, 4, 10, 9, 12, 0, 3, 14, 8, 13, 6, 7, 1 },
+    { 7, 2, 12, 5, 8, 4, 6, 11, 14, 9, 1, 15, 13, 3, 10, 0 },
+    { 1, 13, 15, 0, 14, 8, 2, 11, 7, 4, 12, 10, 9, 3, 5, 6 },
+};
+
+static uint32_t rol32(uint32_t x, int n)
+{
+    return (x << n) | (x >> (32 - n));
+}
+
+/* Apply a 4-bit S-box to every bit column of x[0..3] (x[0] holds the low bit). */
+static void serpent_sub(const uint8_t box[16], uint32_t x[4])
+{
+    uint32_t y[4] = { 0, 0, 0, 0 };
+    for (int j = 0; j < 32; j++) {
+        unsigned v = ((x[0] >> j) & 1) | ((x[1] >> j) & 1) << 1 | ((x[2] >> j) & 1) << 2 |
+                     ((x[3] >> j) & 1) << 3;
+        unsigned o = box[v];
+        for (int i = 0; i < 4; i++)
+            y[i] |= (uint32_t)((o >> i) & 1) << j;
+    }
+    memcpy(x, y, sizeof(y));
+}
+
+static void serpent_lt(uint32_t x[4])
+{
+    x[0] = rol32(x[0], 13);
+    x[2] = rol32(x[2], 3);
+    x[1] ^= x[0] ^ x[2];
+    x[3] ^= x[2] ^ (x[0] << 3);
+    x[1] = rol32(x[1], 1);
+    x[3] = rol32(x[3], 7);
+    x[0] ^= x[1] ^ x[3];
+    x[2] ^= x[3] ^ (x[1] << 7);
+    x[0] = rol32(x[0], 5);
+    x[2] = rol32(x[2], 22);
+}
+
+static void serpent_inv_lt(uint32_t x[4])
+{
+    x[2] = ror32(x[2], 22);
+    x[0] = ror32(x[0], 5);
+    x[2] ^= x[3] ^ (x[1] << 7);
+    x[0] ^= x[1] ^ x[3];
+    x[3] = ror32(x[3], 7);
+    x[1] = ror32(x[1], 1);
+    x[3] ^= x[2] ^ (x[0] << 3);
+    x[1] ^= x[0] ^ x[2];
+    x[2] = ror32(x[2], 3);
+    x[0] = ror32(x[0], 13);
+}
+
+int serpent_set_key(struct serpent_key *k, const uint8_t *key, size_t key_len)
+{
+    uint8_t padded[32] = { 0 };
+    uint32_t w[140];
+    if (key_len != 16 && key_len != 24 && key_len != 32)
+        return -1;
+    memcpy(padded, key, key_len);
+    if (key_len < 32)
+        padded[key_len] = 1; /* a 1 bit after the key, then zeros */
+    for (int i = 0; i < 8; i++)
+        w[i] = get_le32(padded + 4 * i);
+    for (int i = 8; i < 140; i++)
+        w[i] = rol32(w[i - 8] ^ w[i - 5] ^ w[i - 3] ^ w[i - 1] ^ 0x9e3779b9u ^ (uint32_t)(i - 8), 11);
+    for (int r = 0; r < 33; r++) {
+        uint32_t x[4] = { w[8 + 4 * r], w[9 + 4 * r], w[10 + 4 * r], w[11 + 4 * r] };
+        serpent_sub(serpent_sbox[(3 - r + 32) % 8], x);
+        memcpy(k->k + 4 * r, x, sizeof(x));
+    }
+    return 0;
+}
+
+void serpent_encrypt_block(const struct serpent_key *k, const uint8_t in[16], uint8_t out[16])
+{
+    uint32_t x[4];
+    for (int i = 0; i < 4; i++)
+        x[i] = get_le32(in + 4 * i);
+    for (int r = 0; r < 32; r++) {
+        for (int i = 0; i < 4; i++)
+            x[i] ^= k->k[4 * r + i];
+        serpent_sub(serpent_sbox[r % 8], x);
+        if (r < 31)
+            serpent_lt(x);
+    }
+    for (int i = 0; i < 4; i++)
+        put_le32(out + 4 * i, x[i] ^ k->k[128 + i]);
+}
+
+void serpent_decrypt_block(const struct serpent_key *k, const uint8_t in[16], uint8_t out[16])
+{
+    uint8_t inv[8][16];
+    for (int b = 0; b < 8; b++)
+        for (int v = 0; v < 16; v++)
+            inv[b][serpent_sbox[b][v]] = (uint8_t)v;
+    uint32_t x[4];
+    for (int i = 0; i < 4; i++)
+        x[i] = get_le32(in + 4 * i) ^ k->k[128 + i];
+    for (int r = 31; r >= 0; r--) {
+        if (r < 31)
+            serpent_inv_lt(x);
+        serpent_sub(inv[r % 8], x);
+        for (int i = 0; i < 4; i++)
+            x[i] ^= k->k[4 * r + i];
+    }
+    for (int i = 0; i < 4; i++)
+        put_le32(out + 4 * i, x[i]);
+}
+
+/* ---- one interface over the block ciphers ---- */
+
+int block_set_key(struct block_key *k, enum block_alg alg, const uint8_t *key, size_t key_len)
+{
+    k->alg = alg;
+    return alg == BLOCK_SERPENT ? serpent_set_key(&k->u.serpent, key, key_len)
+                                : aes_set_key(&k->u.aes, key, key_len);
+}
+
+void block_encrypt(const struct block_key *k, const uint8_t in[16], uint8_t out[16])
+{
+    if (k->alg == BLOCK_SERPENT)
+        serpent_encrypt_block(&k->u.serpent, in, out);
+    else
+        aes_encrypt_block(&k->u.aes, in, out);
+}
+
+void block_decrypt(const struct block_key *k, const uint8_t in[16], uint8_t out[16])
+{
+    if (k->alg == BLOCK_SERPENT)
+        serpent_decrypt_block(&k->u.serpent, in, out);
+    else
+        aes_decrypt_block(&k->u.aes, in, out);
+}
+
+static void xts_crypt(const struct block_key *data, const struct block_key *tweak,
+                      const uint8_t iv[16], uint8_t *buf, size_t len, bool decrypt)
 {
     uint8_t t[16], b[16];
-    aes_encrypt_block(tweak, iv, t);
+    block_encrypt(tweak, iv, t);
     for (size_t off = 0; off + 16 <= len; off += 16) {
         for (int i = 0; i < 16; i++)
-            b[i] = in[off + i] ^ t[i];
+            b[i] = buf[off + i] ^ t[i];
         if (decrypt)
-            aes_decrypt_block(data, b, b);
+            block_decrypt(data, b, b);
         else
-            aes_encrypt_block(data, b, b);
+            block_encrypt(data, b, b);
         for (int i = 0; i < 16; i++)
-            out[off + i] = b[i] ^ t[i];
+            buf[off + i] = b[i] ^ t[i];
         xts_next(t);
     }
 }
 
-void xts_decrypt(const struct aes_key *data, const struct aes_key *tweak, uint64_t sector,
-                 const uint8_t *in, uint8_t *out, size_t len)
-{
-    uint8_t iv[16] = { 0 };
-    put_le64(iv, sector);
-    xts_crypt(data, tweak, iv, in, out, len, true);
-}
-
-void xts_encrypt(const struct aes_key *data, const struct aes_key *tweak, uint64_t sector,
-                 const uint8_t *in, uint8_t *out, size_t len)
-{
-    uint8_t iv[16] = { 0 };
-    put_le64(iv, sector);
-    xts_crypt(data, tweak, iv, in, out, len, false);
-}
-
-int sector_cipher_init(struct sector_cipher *c, enum cipher_mode mode, enum ivgen_alg ivgen,
-                       size_t sector_size, const uint8_t *key, size_t key_len,
-                       const uint8_t *essiv_key, size_t essiv_len)
+int sector_cipher_init(struct sector_cipher *c, enum block_alg alg, enum cipher_mode mode,
+                       enum ivgen_alg ivgen, size_t sector_size, const uint8_t *key,
+                       size_t key_len, const uint8_t *essiv_key, size_t essiv_len)
 {
     c->mode = mode;
     c->ivgen = ivgen;
     c->sector_size = sector_size;
     if (mode == CIPHER_MODE_XTS) {
-        if (key_len % 2 || aes_set_key(&c->key, key, key_len / 2) < 0 ||
-            aes_set_key(&c->tweak, key + key_len / 2, key_len / 2) < 0)
+        if (key_len % 2 || block_set_key(&c->key, alg, key, key_len / 2) < 0 ||
+            block_set_key(&c->tweak, alg, key + key_len / 2, key_len / 2) < 0)
             return -1;
-    } else if (aes_set_key(&c->key, key, key_len) < 0) {
+    } else if (block_set_key(&c->key, alg, key, key_len) < 0) {
         return -1;
     }
-    if (ivgen == IVGEN_ESSIV && aes_set_key(&c->essiv, essiv_key, essiv_len) < 0)
+    if (ivgen == IVGEN_ESSIV && block_set_key(&c->essiv, alg, essiv_key, essiv_len) < 0)
         return -1;
     return 0;
 }
@@ -244,7 +371,7 @@ static void sector_iv(const struct sector_cipher *c, uint64_t sector, uint8_t iv
     else
         put_le64(iv, sector);
     if (c->ivgen == IVGEN_ESSIV)
-        aes_encrypt_block(&c->essiv, iv, iv);
+        block_encrypt(&c->essiv, iv, iv);
 }
 
 static void ctr_increment(uint8_t ctr[16])
@@ -261,31 +388,31 @@ static void sector_crypt(const struct sector_cipher *c, uint64_t sector, uint8_t
         sector_iv(c, sector, iv);
         switch (c->mode) {
         case CIPHER_MODE_XTS:
-            xts_crypt(&c->key, &c->tweak, iv, p, p, c->sector_size, decrypt);
+            xts_crypt(&c->key, &c->tweak, iv, p, c->sector_size, decrypt);
             break;
         case CIPHER_MODE_ECB:
             for (size_t i = 0; i + 16 <= c->sector_size; i += 16)
-                (decrypt ? aes_decrypt_block : aes_encrypt_block)(&c->key, p + i, p + i);
+                (decrypt ? block_decrypt : block_encrypt)(&c->key, p + i, p + i);
             break;
         case CIPHER_MODE_CBC:
             for (size_t i = 0; i + 16 <= c->sector_size; i += 16) {
                 if (decrypt) {
                     memcpy(prev, p + i, 16);
-                    aes_decrypt_block(&c->key, p + i, p + i);
+                    block_decrypt(&c->key, p + i, p + i);
                     for (int j = 0; j < 16; j++)
                         p[i + j] ^= iv[j];
                     memcpy(iv, prev, 16);
                 } else {
                     for (int j = 0; j < 16; j++)
                         p[i + j] ^= iv[j];
-                    aes_encrypt_block(&c->key, p + i, p + i);
+                    block_encrypt(&c->key, p + i, p + i);
                     memcpy(iv, p + i, 16);
                 }
             }
             break;
         case CIPHER_MODE_CTR:
             for (size_t i = 0; i < c->sector_size; i += 16) {
-                aes_encrypt_block(&c->key, iv, ks);
+                block_encrypt(&c->key, iv, ks);
                 for (size_t j = 0; j < 16 && i + j < c->sector_size; j++)
                     p[i + j] ^= ks[j];
                 ctr_increment(iv);
@@ -312,5 +439,5 @@ void sector_cipher_init_qcow_aes(struct sector_cipher *c, const uint8_t *pass, s
     uint8_t key[16] = { 0 };
     for (size_t i = 0; i < pass_len && i < sizeof(key) && pass[i]; i++)
         key[i] = pass[i];
-    sector_cipher_init(c, CIPHER_MODE_CBC, IVGEN_PLAIN64, 512, key, sizeof(key), NULL, 0);
+    sector_cipher_init(c, BLOCK_AES, CIPHER_MODE_CBC, IVGEN_PLAIN64, 512, key, sizeof(key), NULL, 0);
 }

@@ -23,12 +23,26 @@ int aes_set_key(struct aes_key *k, const uint8_t *key, size_t key_len);
 void aes_encrypt_block(const struct aes_key *k, const uint8_t in[16], uint8_t out[16]);
 void aes_decrypt_block(const struct aes_key *k, const uint8_t in[16], uint8_t out[16]);
 
-/* XTS with a 64-bit little-endian sector number as the tweak (LUKS "xts-plain64"); len is a
- * multiple of 16. */
-void xts_decrypt(const struct aes_key *data, const struct aes_key *tweak, uint64_t sector,
-                 const uint8_t *in, uint8_t *out, size_t len);
-void xts_encrypt(const struct aes_key *data, const struct aes_key *tweak, uint64_t sector,
-                 const uint8_t *in, uint8_t *out, size_t len);
+/* Serpent with 128-, 192- or 256-bit keys (key_len 16, 24, 32; -1 otherwise). */
+struct serpent_key {
+    uint32_t k[132];
+};
+int serpent_set_key(struct serpent_key *k, const uint8_t *key, size_t key_len);
+void serpent_encrypt_block(const struct serpent_key *k, const uint8_t in[16], uint8_t out[16]);
+void serpent_decrypt_block(const struct serpent_key *k, const uint8_t in[16], uint8_t out[16]);
+
+/* The 128-bit block ciphers behind one interface. */
+enum block_alg { BLOCK_AES, BLOCK_SERPENT };
+struct block_key {
+    enum block_alg alg;
+    union {
+        struct aes_key aes;
+        struct serpent_key serpent;
+    } u;
+};
+int block_set_key(struct block_key *k, enum block_alg alg, const uint8_t *key, size_t key_len);
+void block_encrypt(const struct block_key *k, const uint8_t in[16], uint8_t out[16]);
+void block_decrypt(const struct block_key *k, const uint8_t in[16], uint8_t out[16]);
 
 /* A block-device cipher as qemu's crypto layer applies it: a mode and an IV generator over
  * fixed-size sectors, each sector's IV derived from its number. */
@@ -38,13 +52,13 @@ struct sector_cipher {
     enum cipher_mode mode;
     enum ivgen_alg ivgen;
     size_t sector_size;
-    struct aes_key key, tweak, essiv;
+    struct block_key key, tweak, essiv;
 };
 /* key is key_len bytes (both XTS halves); essiv_key is the hash of key (ESSIV only). Returns -1
- * for a key length AES cannot take. */
-int sector_cipher_init(struct sector_cipher *c, enum cipher_mode mode, enum ivgen_alg ivgen,
-                       size_t sector_size, const uint8_t *key, size_t key_len,
-                       const uint8_t *essiv_key, size_t essiv_len);
+ * for a key length the cipher cannot take. */
+int sector_cipher_init(struct sector_cipher *c, enum block_alg alg, enum cipher_mode mode,
+                       enum ivgen_alg ivgen, size_t sector_size, const uint8_t *key,
+                       size_t key_len, const uint8_t *essiv_key, size_t essiv_len);
 /* qemu's legacy qcow/qcow2 "aes" encryption: AES-128-CBC with plain64 IVs over 512-byte sectors,
  * keyed by the passphrase's first 16 bytes (up to a NUL), zero-padded. */
 void sector_cipher_init_qcow_aes(struct sector_cipher *c, const uint8_t *pass, size_t pass_len);

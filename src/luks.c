@@ -181,15 +181,29 @@ int luks_parse(struct luks *l, const uint8_t *hdr, struct error **errp)
     return ret;
 }
 
-/* flatimg implements AES only; other ciphers qemu knows are refused by name. */
-static int cipher_supported(const struct luks *l, struct error **errp)
+/* flatimg implements AES and Serpent; other ciphers qemu knows are refused by name. */
+static bool cipher_implemented(const char *alg)
 {
-    if (strncmp(l->cipher_alg, "aes-", 4)) {
-        error_setg(errp, "flatimg does not implement the %s cipher (only aes-128, aes-192 and "
-                         "aes-256)", l->cipher_alg);
+    return !strncmp(alg, "aes-", 4) || !strncmp(alg, "serpent-", 8);
+}
+
+static int cipher_supported(const char *alg, struct error **errp)
+{
+    if (!cipher_implemented(alg)) {
+        error_setg(errp, "flatimg does not implement the %s cipher (only aes and serpent)", alg);
         return -ENOTSUP;
     }
     return 0;
+}
+
+/* qemu's ESSIV cipher: the same family keyed by the digest, whose size must be a key size. */
+static int essiv_key_ok(const char *alg, size_t digest_len, struct error **errp)
+{
+    if (digest_len == 16 || digest_len == 24 || digest_len == 32)
+        return 0;
+    error_setg(errp, "No %s cipher with key size %zu available",
+               !strncmp(alg, "serpent", 7) ? "Serpent" : "AES", digest_len);
+    return -EINVAL;
 }
 
 /* The payload cipher (or a key slot's) for this header's algorithms with the given key; ESSIV
@@ -210,13 +224,14 @@ static int make_cipher(const struct luks *l, const uint8_t *key, size_t key_byte
     if (ivgen == IVGEN_ESSIV) {
         enum hash_alg h = (enum hash_alg)hash_alg_from_name(l->ivgen_hash);
         essiv_len = hash_len(h);
-        if (essiv_len != 16 && essiv_len != 24 && essiv_len != 32) {
-            error_setg(errp, "No AES cipher with key size %zu available", essiv_len);
+        if (essiv_key_ok(l->cipher_alg, essiv_len, errp) < 0)
             return -EINVAL;
-        }
         hash_buf(h, key, key_bytes, essiv);
     }
-    if (sector_cipher_init(c, mode, ivgen, LUKS_SECTOR, key, key_bytes, essiv, essiv_len) < 0) {
+    enum block_alg alg = !strncmp(l->cipher_alg, "serpent", 7) ? BLOCK_SERPENT : BLOCK_AES;
+    if (cipher_supported(l->cipher_alg, errp) < 0)
+        return -ENOTSUP;
+    if (sector_cipher_init(c, alg, mode, ivgen, LUKS_SECTOR, key, key_bytes, essiv, essiv_len) < 0) {
         error_setg(errp, "Invalid key length %zu for cipher %s", key_bytes, l->cipher_alg);
         return -EINVAL;
     }
@@ -302,7 +317,7 @@ int luks_unlock(struct luks *l, const uint8_t *pass, size_t pass_len, luks_read_
 {
     uint8_t mk[64];
     size_t key_bytes = get_be32(l->h + OFF_KEY_BYTES);
-    int ret = cipher_supported(l, errp);
+    int ret = cipher_supported(l->cipher_alg, errp);
     if (ret < 0)
         return ret;
     for (int i = 0; i < LUKS_SLOTS; i++) {
@@ -469,22 +484,17 @@ int luks_params_from_opts(const struct opts *opts, const char *prefix, struct lu
     snprintf(key, sizeof(key), "%siter-time", prefix);
     if (opts_get_number(opts, key, &p->iter_ms, errp) < 0)
         return -EINVAL;
-    if (strncmp(p->cipher_alg, "aes-", 4)) {
-        error_setg(errp, "flatimg does not implement the %s cipher (only aes-128, aes-192 and "
-                         "aes-256)", p->cipher_alg);
+    if (cipher_supported(p->cipher_alg, errp) < 0)
         return -ENOTSUP;
-    }
-    if (!strcmp(p->cipher_alg, "aes-192") && strcmp(p->cipher_mode, "xts")) {
+    if (strstr(p->cipher_alg, "-192") && strcmp(p->cipher_mode, "xts")) {
         /* 24 * 4000 bytes of key material are not whole sectors: qemu-img 7.2 aborts */
-        error_setg(errp, "flatimg does not create aes-192 LUKS images in %s mode: qemu-img 7.2 "
-                         "cannot use their key material", p->cipher_mode);
+        error_setg(errp, "flatimg does not create %s LUKS images in %s mode: qemu-img 7.2 "
+                         "cannot use their key material", p->cipher_alg, p->cipher_mode);
         return -ENOTSUP;
     }
     size_t essiv = hash_len((enum hash_alg)hash_alg_from_name(p->ivgen_hash));
-    if (!strcmp(p->ivgen_alg, "essiv") && essiv != 16 && essiv != 24 && essiv != 32) {
-        error_setg(errp, "No AES cipher with key size %zu available", essiv);
+    if (!strcmp(p->ivgen_alg, "essiv") && essiv_key_ok(p->cipher_alg, essiv, errp) < 0)
         return -EINVAL;
-    }
     return 0;
 }
 
@@ -498,10 +508,11 @@ void luks_new_free(struct luks_new *n)
  * and the master key size (doubled for XTS). */
 static void header_algs(const struct luks_params *p, uint8_t *h, size_t *key_bytes)
 {
-    *key_bytes = (size_t)atoi(p->cipher_alg + 4) / 8;
+    const char *dash = strchr(p->cipher_alg, '-');
+    *key_bytes = (size_t)atoi(dash + 1) / 8;
     if (!strcmp(p->cipher_mode, "xts"))
         *key_bytes *= 2;
-    strcpy((char *)h + OFF_CIPHER, "aes");
+    memcpy(h + OFF_CIPHER, p->cipher_alg, (size_t)(dash - p->cipher_alg));
     if (!strcmp(p->ivgen_alg, "essiv"))
         snprintf((char *)h + OFF_MODE, 32, "%s-essiv:%s", p->cipher_mode, p->ivgen_hash);
     else

@@ -1,6 +1,6 @@
-# LUKS with every AES cipher mode, IV generator and hash qemu-img 7.2 accepts: flatimg's images
-# read and written by qemu-io (and `info` identical), qemu's images read by flatimg, flatimg's
-# layout equal to qemu's, qemu-img's errors for bad creation options.
+# LUKS with the AES and Serpent cipher modes, IV generators and hashes qemu-img 7.2 accepts:
+# flatimg's images read and written by qemu-io (and `info` identical), qemu's images read by
+# flatimg, flatimg's layout equal to qemu's, qemu-img's errors for bad creation options.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/formats2-lib.sh"
 need_qemu
@@ -12,15 +12,17 @@ for o in cipher-mode=foo ivgen-alg=foo hash-alg=sha3 ivgen-hash-alg=foo cipher-a
          ivgen-alg=essiv,ivgen-hash-alg=sha1 ivgen-alg=essiv,ivgen-hash-alg=sha512; do
     same_fresh "\$IMG create -f luks $S -o key-secret=s0,iter-time=10,$o a.luks 1M; ls"
 done
-"$FLATIMG" create -q -f luks $S -o key-secret=s0,cipher-alg=serpent-256 x.luks 1M 2>err.txt &&
-    fail "created a serpent image"
-expect "an unimplemented cipher is named" grep -q "does not implement the serpent-256 cipher" err.txt
+"$FLATIMG" create -q -f luks $S -o key-secret=s0,cipher-alg=twofish-256 x.luks 1M 2>err.txt &&
+    fail "created a twofish image"
+expect "an unimplemented cipher is named" grep -q "does not implement the twofish-256 cipher" err.txt
+same_fresh "\$IMG create -f luks $S -o key-secret=s0,iter-time=10,cipher-alg=serpent-128,ivgen-alg=essiv,ivgen-hash-alg=sha1 a.luks 1M; ls"
 
 # params: cipher-alg cipher-mode ivgen-alg ivgen-hash-alg hash-alg
 combos=("aes-128 xts plain sha256 sha1" "aes-192 xts essiv md5 sha224"
         "aes-256 cbc essiv sha256 sha384" "aes-128 ecb plain64 sha256 sha512"
         "aes-256 ctr plain sha256 ripemd160" "aes-128 cbc plain sha256 md5"
-        "aes-256 ecb essiv sha256 sha256" "aes-128 ctr essiv md5 sha1")
+        "serpent-256 xts plain64 sha256 sha256" "serpent-128 cbc essiv sha256 sha1"
+        "serpent-192 xts plain sha256 sha512" "serpent-256 ctr essiv md5 sha256")
 i=0
 for c in "${combos[@]}"; do
     set -- $c
@@ -41,7 +43,7 @@ done
 
 # qemu's images (qemu-img spends a second timing PBKDF2 on each): layout equal to flatimg's, data
 # read by flatimg
-for c in "aes-128 ecb plain sha256 md5" "aes-192 xts essiv md5 ripemd160"; do
+for c in "aes-192 xts essiv md5 ripemd160" "serpent-256 cbc essiv sha256 sha1"; do
     set -- $c
     o=key-secret=s0,iter-time=10,cipher-alg=$1,cipher-mode=$2,ivgen-alg=$3,ivgen-hash-alg=$4,hash-alg=$5
     same_fresh "for i in \$(seq 50); do \$IMG create -q -f luks $S -o $o a.luks 1M 2>/dev/null && break; done; \$IMG info --output=json a.luks | grep -v -e uuid -e iters; stat -c %s a.luks"

@@ -49,9 +49,9 @@ rm -f q.raw
 expect "flatimg decrypts qemu's cbc-essiv data" cmp -s q.raw <("$IMGCAT2" "${key[@]}" b.luks)
 # a cipher flatimg does not implement is refused by name
 cp a.luks s.luks
-poke s.luks 8 'serpent\x00'
+poke s.luks 8 'twofish\x00'
 "$IMGCAT2" "${key[@]}" s.luks >/dev/null 2>err.txt && fail "decrypted an unsupported cipher"
-expect "unsupported cipher refused cleanly" grep -q "does not implement the serpent-256 cipher" err.txt
+expect "unsupported cipher refused cleanly" grep -q "does not implement the twofish-256 cipher" err.txt
 
 variant() { # variant OFFSET BYTES
     cp a.luks h.luks
