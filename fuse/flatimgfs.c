@@ -413,11 +413,11 @@ static int write_pidfile(const char *path)
     return 0;
 }
 
-/* Fork; the parent exits 0 once the child has answered the kernel's FUSE INIT (fs_init writes
- * the byte), 1 if the child ends before. Until INIT is answered, the first access to the mount
- * would wait on the daemon: a returning flatimgfs means a mount that answers. Returns in the child
- * with the write end of the handshake pipe. */
-static int daemonise(const char *pidfile)
+/* Fork; the parent exits 0 once the child has reached the kernel's FUSE INIT (fs_init writes the
+ * byte) and a stat() of the mountpoint, which the kernel holds until INIT is answered, has been
+ * answered by the daemon; 1 if the child ends before. A returning flatimgfs means a mount that
+ * answers. Returns in the child with the write end of the handshake pipe. */
+static int daemonise(const char *pidfile, const char *mnt)
 {
     int p[2];
     char ok = 0;
@@ -428,8 +428,9 @@ static int daemonise(const char *pidfile)
         return -1;
     if (pid > 0) {
         close(p[1]);
+        struct stat st;
         ssize_t r = read(p[0], &ok, 1);
-        _exit(r == 1 && ok == 1 ? EXIT_SUCCESS : EXIT_FAILURE);
+        _exit(r == 1 && ok == 1 && stat(mnt, &st) == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
     }
     close(p[0]);
     if (setsid() < 0 || chdir("/") < 0)
@@ -511,7 +512,7 @@ static int run(struct fuse_args *args, struct fs *fs, struct config *c,
         goto out_unmount;
     fs->log_stderr = cmd->foreground || cmd->debug;
     if (!cmd->foreground) {
-        fs->ready_fd = daemonise(c->pidfile);
+        fs->ready_fd = daemonise(c->pidfile, mnt);
         if (fs->ready_fd < 0)
             goto out_unmount;
     } else if (c->pidfile && write_pidfile(c->pidfile) < 0) {

@@ -514,37 +514,48 @@ static int salvage_read(struct fs *fs, struct node *n, uint64_t off, uint64_t le
     return 0;
 }
 
-/* Data that block status places past the end of its file: a corrupt pointer (a format driver,
- * like qemu's, reads it as zeros). Checked on read-only mounts, where nothing grows the files under
- * a reader's feet. Returns -EIO (logged) for such a range, 0 otherwise. */
-static int check_host_ranges(struct fs *fs, struct node *n, uint64_t off, uint64_t len)
+/* A read-only mount reads through block status: ranges that read as zeros through the whole chain
+ * are zero-filled here, without a read of a hole or a walk down the layers, and the data ranges
+ * are read in runs. A data range that block status places past the end of its file is a corrupt
+ * pointer (a format driver, like qemu's, reads it as zeros): -EIO, logged. Read-only only: on a rw
+ * mount a concurrent write may map a range before the file grows under it. */
+static int read_by_status(struct fs *fs, struct node *n, uint64_t off, uint64_t len, uint8_t *buf)
 {
-    while (len) {
+    uint64_t run = off, end = off + len; /* [run, off): data not read yet */
+    int ret = 0;
+    while (off < end) {
         struct block_status bs;
-        int ret = node_block_status_above(n, NULL, off, len, &bs, NULL);
-        if (ret < 0)
+        if ((ret = node_block_status_above(n, NULL, off, end - off, &bs, NULL)) < 0)
             return ret;
-        if (bs.len == 0)
-            return 0;
-        uint64_t l = bs.len < len ? bs.len : len, end;
-        if ((bs.flags & BS_DATA) && (bs.flags & BS_OFFSET_VALID) && !(bs.flags & BS_ZERO) &&
-            bs.file && (__builtin_add_overflow(bs.offset, l, &end) || end > bs.file->size)) {
+        if (bs.len == 0) { /* past the end of the node: zeros */
+            bs.len = end - off;
+            bs.flags = BS_ZERO;
+        }
+        uint64_t l = bs.len < end - off ? bs.len : end - off, hend;
+        bool zero = (bs.flags & BS_ZERO) != 0;
+        if (!zero && (bs.flags & BS_DATA) && (bs.flags & BS_OFFSET_VALID) && bs.file &&
+            (__builtin_add_overflow(bs.offset, l, &hend) || hend > bs.file->size)) {
             fs_log(fs, "corrupt image: the data of [%" PRIu64 ", +%" PRIu64 ") of '%s' lies at "
                    "offset %" PRIu64 ", past the end of '%s' (%" PRIu64 " bytes)", off, l,
                    node_name(n), bs.offset, node_name(bs.file), bs.file->size);
             return -EIO;
         }
+        if (zero) {
+            if (off > run && (ret = node_pread(n, run, off - run, buf + (run - (end - len)))) < 0)
+                return ret;
+            memset(buf + (off - (end - len)), 0, l);
+            run = off + l;
+        }
         off += l;
-        len -= l;
     }
-    return 0;
+    if (off > run)
+        ret = node_pread(n, run, off - run, buf + (run - (end - len)));
+    return ret;
 }
 
 static int checked_read(struct fs *fs, struct node *n, uint64_t off, uint64_t len, uint8_t *buf)
 {
-    int ret = fs->rw ? 0 : check_host_ranges(fs, n, off, len);
-    if (ret == 0)
-        ret = node_pread(n, off, len, buf);
+    int ret = fs->rw ? node_pread(n, off, len, buf) : read_by_status(fs, n, off, len, buf);
     if (ret == -EIO && fs->salvage)
         return salvage_read(fs, n, off, len, buf);
     if (ret < 0)
