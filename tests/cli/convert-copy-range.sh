@@ -6,6 +6,8 @@
 . "$top_srcdir/tests/lib.sh"
 need_qemu
 command -v strace >/dev/null 2>&1 || skip "strace is not installed"
+# LeakSanitizer cannot run under ptrace: the sanitizer build is traced without it
+traced() { ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace "$@"; }
 head -c 3M /dev/urandom >s.raw
 truncate -s 8M s.raw
 dd if=/dev/urandom of=s.raw bs=1M seek=6 count=1 conv=notrunc status=none
@@ -18,7 +20,7 @@ for src in "raw s.raw" "qcow2 s.qcow2" "qcow2 t.qcow2"; do
     set -- $src
     for extra in "" "-m 1" "-W"; do
         rm -f f.raw q.raw
-        strace -f -e trace=copy_file_range -o f.trace "$FLATIMG" convert -C $extra -f $1 -O raw $2 f.raw ||
+        traced -f -e trace=copy_file_range -o f.trace "$FLATIMG" convert -C $extra -f $1 -O raw $2 f.raw ||
             fail "convert -C $extra $2"
         "$QEMU_IMG" convert -C $extra -f $1 -O raw $2 q.raw
         n=$(offloads f.trace)
@@ -27,7 +29,7 @@ for src in "raw s.raw" "qcow2 s.qcow2" "qcow2 t.qcow2"; do
         expect "-C $extra $2 equals qemu-img's target" cmp f.raw q.raw
     done
     rm -f f.raw
-    strace -f -e trace=copy_file_range -o plain.trace "$FLATIMG" convert -f $1 -O raw $2 f.raw
+    traced -f -e trace=copy_file_range -o plain.trace "$FLATIMG" convert -f $1 -O raw $2 f.raw
     expect "without -C no offload ($2)" test "$(offloads plain.trace)" -eq 0
 done
 rm -f f.qcow2
