@@ -299,19 +299,186 @@ void serpent_decrypt_block(const struct serpent_key *k, const uint8_t in[16], ui
         put_le32(out + 4 * i, x[i]);
 }
 
+/* ---- Twofish (Schneier et al.): the q permutations built from their 4-bit tables, the
+ * key-dependent S-boxes folded with the MDS matrix into four tables per key. ---- */
+
+static const uint8_t twofish_t[2][4][16] = {
+    { { 8, 1, 7, 13, 6, 15, 3, 2, 0, 11, 5, 9, 14, 12, 10, 4 },
+      { 14, 12, 11, 8, 1, 2, 3, 5, 15, 4, 10, 6, 7, 0, 9, 13 },
+      { 11, 10, 5, 14, 6, 13, 9, 0, 12, 8, 15, 3, 2, 4, 7, 1 },
+      { 13, 7, 15, 4, 1, 2, 6, 14, 9, 11, 3, 0, 8, 5, 12, 10 } },
+    { { 2, 8, 11, 13, 15, 7, 6, 14, 3, 1, 9, 4, 0, 10, 12, 5 },
+      { 1, 14, 2, 11, 4, 12, 3, 7, 6, 13, 10, 5, 15, 9, 0, 8 },
+      { 4, 12, 7, 5, 1, 6, 9, 10, 0, 14, 13, 8, 2, 11, 3, 15 },
+      { 11, 9, 5, 1, 12, 3, 13, 14, 6, 4, 7, 15, 2, 0, 8, 10 } },
+};
+static const uint8_t twofish_mds[4][4] = {
+    { 0x01, 0xef, 0x5b, 0x5b }, { 0x5b, 0xef, 0xef, 0x01 },
+    { 0xef, 0x5b, 0x01, 0xef }, { 0xef, 0x01, 0xef, 0x5b },
+};
+static const uint8_t twofish_rs[4][8] = {
+    { 0x01, 0xa4, 0x55, 0x87, 0x5a, 0x58, 0xdb, 0x9e },
+    { 0xa4, 0x56, 0x82, 0xf3, 0x1e, 0xc6, 0x68, 0xe5 },
+    { 0x02, 0xa1, 0xfc, 0xc1, 0x47, 0xae, 0x3d, 0x19 },
+    { 0xa4, 0x55, 0x87, 0x5a, 0x58, 0xdb, 0x9e, 0x03 },
+};
+
+static uint8_t gf_mul_poly(uint8_t a, uint8_t b, unsigned poly)
+{
+    unsigned p = 0, x = a;
+    while (b) {
+        if (b & 1)
+            p ^= x;
+        x <<= 1;
+        if (x & 0x100)
+            x ^= poly;
+        b >>= 1;
+    }
+    return (uint8_t)p;
+}
+
+static uint8_t ror4(uint8_t x)
+{
+    return (uint8_t)(((x >> 1) | (x << 3)) & 15);
+}
+
+static uint8_t twofish_q(const uint8_t t[4][16], uint8_t x)
+{
+    uint8_t a = x >> 4, b = x & 15;
+    uint8_t a1 = a ^ b, b1 = (a ^ ror4(b) ^ (uint8_t)(8 * a)) & 15;
+    uint8_t a2 = t[0][a1], b2 = t[1][b1];
+    uint8_t a3 = a2 ^ b2, b3 = (a2 ^ ror4(b2) ^ (uint8_t)(8 * a2)) & 15;
+    return (uint8_t)(16 * t[3][b3] + t[2][a3]);
+}
+
+/* The q chain of byte position i for input byte x under key words l[0..k-1] (before MDS). */
+static uint8_t twofish_chain(const struct twofish_key *tk, int i, uint8_t x, const uint32_t *l,
+                             int k)
+{
+    static const uint8_t q4[4] = { 1, 0, 0, 1 }, q3[4] = { 1, 1, 0, 0 }, q2[4] = { 0, 1, 0, 1 },
+                         q1[4] = { 0, 0, 1, 1 }, q0[4] = { 1, 0, 1, 0 };
+    const uint8_t *q[2] = { tk->q[0], tk->q[1] };
+    int sh = 8 * i;
+    if (k == 4)
+        x = q[q4[i]][x] ^ (uint8_t)(l[3] >> sh);
+    if (k >= 3)
+        x = q[q3[i]][x] ^ (uint8_t)(l[2] >> sh);
+    x = q[q2[i]][x] ^ (uint8_t)(l[1] >> sh);
+    x = q[q1[i]][x] ^ (uint8_t)(l[0] >> sh);
+    return q[q0[i]][x];
+}
+
+static uint32_t twofish_mds_column(int i, uint8_t y)
+{
+    uint32_t z = 0;
+    for (int r = 0; r < 4; r++)
+        z |= (uint32_t)gf_mul_poly(twofish_mds[r][i], y, 0x169) << (8 * r);
+    return z;
+}
+
+static uint32_t twofish_h(const struct twofish_key *tk, uint32_t x, const uint32_t *l, int k)
+{
+    uint32_t z = 0;
+    for (int i = 0; i < 4; i++)
+        z ^= twofish_mds_column(i, twofish_chain(tk, i, (uint8_t)(x >> (8 * i)), l, k));
+    return z;
+}
+
+int twofish_set_key(struct twofish_key *tk, const uint8_t *key, size_t key_len)
+{
+    if (key_len != 16 && key_len != 24 && key_len != 32)
+        return -1;
+    int k = (int)key_len / 8;
+    uint32_t me[4], mo[4], sk[4];
+    for (int q = 0; q < 2; q++)
+        for (int x = 0; x < 256; x++)
+            tk->q[q][x] = twofish_q(twofish_t[q], (uint8_t)x);
+    for (int i = 0; i < k; i++) {
+        me[i] = get_le32(key + 8 * i);
+        mo[i] = get_le32(key + 8 * i + 4);
+        uint32_t s = 0;
+        for (int r = 0; r < 4; r++) {
+            uint8_t v = 0;
+            for (int c = 0; c < 8; c++)
+                v ^= gf_mul_poly(twofish_rs[r][c], key[8 * i + c], 0x14d);
+            s |= (uint32_t)v << (8 * r);
+        }
+        sk[k - 1 - i] = s; /* the S words in reverse order */
+    }
+    for (int i = 0; i < 20; i++) {
+        uint32_t a = twofish_h(tk, 0x02020202u * (uint32_t)i, me, k);
+        uint32_t b = rol32(twofish_h(tk, 0x02020202u * (uint32_t)i + 0x01010101u, mo, k), 8);
+        tk->k[2 * i] = a + b;
+        tk->k[2 * i + 1] = rol32(a + 2 * b, 9);
+    }
+    for (int i = 0; i < 4; i++)
+        for (int x = 0; x < 256; x++)
+            tk->s[i][x] = twofish_mds_column(i, twofish_chain(tk, i, (uint8_t)x, sk, k));
+    return 0;
+}
+
+static uint32_t twofish_g(const struct twofish_key *tk, uint32_t x)
+{
+    return tk->s[0][x & 0xff] ^ tk->s[1][(x >> 8) & 0xff] ^ tk->s[2][(x >> 16) & 0xff] ^
+           tk->s[3][x >> 24];
+}
+
+void twofish_encrypt_block(const struct twofish_key *tk, const uint8_t in[16], uint8_t out[16])
+{
+    uint32_t r[4];
+    for (int i = 0; i < 4; i++)
+        r[i] = get_le32(in + 4 * i) ^ tk->k[i];
+    for (int round = 0; round < 16; round++) {
+        uint32_t t0 = twofish_g(tk, r[0]), t1 = twofish_g(tk, rol32(r[1], 8));
+        uint32_t f0 = t0 + t1 + tk->k[2 * round + 8], f1 = t0 + 2 * t1 + tk->k[2 * round + 9];
+        uint32_t n0 = ror32(r[2] ^ f0, 1), n1 = rol32(r[3], 1) ^ f1;
+        r[2] = r[0];
+        r[3] = r[1];
+        r[0] = n0;
+        r[1] = n1;
+    }
+    for (int i = 0; i < 4; i++)
+        put_le32(out + 4 * i, r[(i + 2) % 4] ^ tk->k[i + 4]);
+}
+
+void twofish_decrypt_block(const struct twofish_key *tk, const uint8_t in[16], uint8_t out[16])
+{
+    uint32_t r[4];
+    for (int i = 0; i < 4; i++)
+        r[(i + 2) % 4] = get_le32(in + 4 * i) ^ tk->k[i + 4];
+    for (int round = 15; round >= 0; round--) {
+        /* r holds round+1's state: undo the swap, then the Feistel step */
+        uint32_t p0 = r[2], p1 = r[3];
+        uint32_t t0 = twofish_g(tk, p0), t1 = twofish_g(tk, rol32(p1, 8));
+        uint32_t f0 = t0 + t1 + tk->k[2 * round + 8], f1 = t0 + 2 * t1 + tk->k[2 * round + 9];
+        uint32_t p2 = rol32(r[0], 1) ^ f0, p3 = ror32(r[1] ^ f1, 1);
+        r[0] = p0;
+        r[1] = p1;
+        r[2] = p2;
+        r[3] = p3;
+    }
+    for (int i = 0; i < 4; i++)
+        put_le32(out + 4 * i, r[i] ^ tk->k[i]);
+}
+
 /* ---- one interface over the block ciphers ---- */
 
 int block_set_key(struct block_key *k, enum block_alg alg, const uint8_t *key, size_t key_len)
 {
     k->alg = alg;
-    return alg == BLOCK_SERPENT ? serpent_set_key(&k->u.serpent, key, key_len)
-                                : aes_set_key(&k->u.aes, key, key_len);
+    switch (alg) {
+    case BLOCK_SERPENT: return serpent_set_key(&k->u.serpent, key, key_len);
+    case BLOCK_TWOFISH: return twofish_set_key(&k->u.twofish, key, key_len);
+    default: return aes_set_key(&k->u.aes, key, key_len);
+    }
 }
 
 void block_encrypt(const struct block_key *k, const uint8_t in[16], uint8_t out[16])
 {
     if (k->alg == BLOCK_SERPENT)
         serpent_encrypt_block(&k->u.serpent, in, out);
+    else if (k->alg == BLOCK_TWOFISH)
+        twofish_encrypt_block(&k->u.twofish, in, out);
     else
         aes_encrypt_block(&k->u.aes, in, out);
 }
@@ -320,6 +487,8 @@ void block_decrypt(const struct block_key *k, const uint8_t in[16], uint8_t out[
 {
     if (k->alg == BLOCK_SERPENT)
         serpent_decrypt_block(&k->u.serpent, in, out);
+    else if (k->alg == BLOCK_TWOFISH)
+        twofish_decrypt_block(&k->u.twofish, in, out);
     else
         aes_decrypt_block(&k->u.aes, in, out);
 }

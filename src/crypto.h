@@ -31,13 +31,24 @@ int serpent_set_key(struct serpent_key *k, const uint8_t *key, size_t key_len);
 void serpent_encrypt_block(const struct serpent_key *k, const uint8_t in[16], uint8_t out[16]);
 void serpent_decrypt_block(const struct serpent_key *k, const uint8_t in[16], uint8_t out[16]);
 
+/* Twofish with 128-, 192- or 256-bit keys. */
+struct twofish_key {
+    uint32_t k[40];         /* whitening and round subkeys */
+    uint32_t s[4][256];     /* key-dependent S-boxes with the MDS matrix applied */
+    uint8_t q[2][256];      /* the fixed permutations q0 and q1 */
+};
+int twofish_set_key(struct twofish_key *k, const uint8_t *key, size_t key_len);
+void twofish_encrypt_block(const struct twofish_key *k, const uint8_t in[16], uint8_t out[16]);
+void twofish_decrypt_block(const struct twofish_key *k, const uint8_t in[16], uint8_t out[16]);
+
 /* The 128-bit block ciphers behind one interface. */
-enum block_alg { BLOCK_AES, BLOCK_SERPENT };
+enum block_alg { BLOCK_AES, BLOCK_SERPENT, BLOCK_TWOFISH };
 struct block_key {
     enum block_alg alg;
     union {
         struct aes_key aes;
         struct serpent_key serpent;
+        struct twofish_key twofish;
     } u;
 };
 int block_set_key(struct block_key *k, enum block_alg alg, const uint8_t *key, size_t key_len);

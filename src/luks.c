@@ -181,16 +181,18 @@ int luks_parse(struct luks *l, const uint8_t *hdr, struct error **errp)
     return ret;
 }
 
-/* flatimg implements AES and Serpent; other ciphers qemu knows are refused by name. */
+/* flatimg implements AES, Serpent and Twofish; other ciphers qemu knows are refused by name. */
 static bool cipher_implemented(const char *alg)
 {
-    return !strncmp(alg, "aes-", 4) || !strncmp(alg, "serpent-", 8);
+    return !strncmp(alg, "aes-", 4) || !strncmp(alg, "serpent-", 8) ||
+           !strncmp(alg, "twofish-", 8);
 }
 
 static int cipher_supported(const char *alg, struct error **errp)
 {
     if (!cipher_implemented(alg)) {
-        error_setg(errp, "flatimg does not implement the %s cipher (only aes and serpent)", alg);
+        error_setg(errp, "flatimg does not implement the %s cipher (only aes, serpent and "
+                         "twofish)", alg);
         return -ENOTSUP;
     }
     return 0;
@@ -202,7 +204,9 @@ static int essiv_key_ok(const char *alg, size_t digest_len, struct error **errp)
     if (digest_len == 16 || digest_len == 24 || digest_len == 32)
         return 0;
     error_setg(errp, "No %s cipher with key size %zu available",
-               !strncmp(alg, "serpent", 7) ? "Serpent" : "AES", digest_len);
+               !strncmp(alg, "serpent", 7) ? "Serpent" : !strncmp(alg, "twofish", 7) ? "Twofish"
+                                                                                     : "AES",
+               digest_len);
     return -EINVAL;
 }
 
@@ -228,7 +232,9 @@ static int make_cipher(const struct luks *l, const uint8_t *key, size_t key_byte
             return -EINVAL;
         hash_buf(h, key, key_bytes, essiv);
     }
-    enum block_alg alg = !strncmp(l->cipher_alg, "serpent", 7) ? BLOCK_SERPENT : BLOCK_AES;
+    enum block_alg alg = !strncmp(l->cipher_alg, "serpent", 7)   ? BLOCK_SERPENT
+                         : !strncmp(l->cipher_alg, "twofish", 7) ? BLOCK_TWOFISH
+                                                                 : BLOCK_AES;
     if (cipher_supported(l->cipher_alg, errp) < 0)
         return -ENOTSUP;
     if (sector_cipher_init(c, alg, mode, ivgen, LUKS_SECTOR, key, key_bytes, essiv, essiv_len) < 0) {

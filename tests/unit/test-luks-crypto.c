@@ -120,6 +120,27 @@ static void test_pbkdf2(void **state)
     assert_memory_equal(out, want, 80);
 }
 
+/* The Twofish paper's vectors for all-zero keys and plaintext, and the way back. */
+static void test_twofish(void **state)
+{
+    static const struct { size_t len; const char *ct; } v[] = {
+        { 16, "9f589f5cf6122c32b6bfec2f2ae8c35a" },
+        { 24, "efa71f788965bd4453f860178fc19101" },
+        { 32, "57ff739d4dc92c1bd7fc01700cc8216f" },
+    };
+    uint8_t zero[32] = { 0 }, out[16], back[16], want[16];
+    struct twofish_key k;
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        hex(v[i].ct, want);
+        assert_int_equal(twofish_set_key(&k, zero, v[i].len), 0);
+        twofish_encrypt_block(&k, zero, out);
+        assert_memory_equal(out, want, 16);
+        twofish_decrypt_block(&k, out, back);
+        assert_memory_equal(back, zero, 16);
+    }
+    assert_int_equal(twofish_set_key(&k, zero, 20), -1);
+}
+
 static void test_xts(void **state)
 {
     uint8_t zero[32] = { 0 }, buf[512], want[32];
@@ -143,6 +164,7 @@ int main(void)
         cmocka_unit_test(test_hashes),
         cmocka_unit_test(test_pbkdf2),
         cmocka_unit_test(test_xts),
+        cmocka_unit_test(test_twofish),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
