@@ -37,6 +37,15 @@ done
 gen cowd g0 g0.raw gran0                          # qemu-img divides by zero reading this one
 same info g0.vmdk
 expect "a zero grain size gives an error, not a crash" bash -c "! '$IMGCAT2' g0.vmdk >/dev/null 2>&1"
+# a vmfsSparse delta on a qemu-made parent (parentFileNameHint, parentCID)
+"$QEMU_IMG" create -q -f vmdk base.vmdk 3072000
+qio base.vmdk 'write -P 9 0 3000k'
+gen cowd delta delta.raw
+cid=$(grep -a '^CID=' base.vmdk | head -1 | cut -d= -f2)
+sed -i "s/^parentCID=ffffffff/parentCID=$cid\nparentFileNameHint=\"base.vmdk\"/" delta.vmdk
+same info --backing-chain delta.vmdk
+same map --output=json delta.vmdk
+same_read delta.vmdk vmdk
 # seSparse is read-only; COWD extents take writes as qemu-io makes them
 same resize sesparse.vmdk 10M
 same check -r all sesparse.vmdk
