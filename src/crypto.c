@@ -200,16 +200,17 @@ static uint32_t rol32(uint32_t x, int n)
     return (x << n) | (x >> (32 - n));
 }
 
-/* Apply a 4-bit S-box to every bit column of x[0..3] (x[0] holds the low bit). */
+/* Apply a 4-bit S-box to every bit column of x[0..3] (x[0] holds the low bit) at once: each
+ * input value's columns form a minterm mask, which sets the output bits S[v] has. */
 static void serpent_sub(const uint8_t box[16], uint32_t x[4])
 {
-    uint32_t y[4] = { 0, 0, 0, 0 };
-    for (int j = 0; j < 32; j++) {
-        unsigned v = ((x[0] >> j) & 1) | ((x[1] >> j) & 1) << 1 | ((x[2] >> j) & 1) << 2 |
-                     ((x[3] >> j) & 1) << 3;
-        unsigned o = box[v];
+    uint32_t n[4] = { ~x[0], ~x[1], ~x[2], ~x[3] }, y[4] = { 0, 0, 0, 0 };
+    for (unsigned v = 0; v < 16; v++) {
+        uint32_t m = (v & 1 ? x[0] : n[0]) & (v & 2 ? x[1] : n[1]) & (v & 4 ? x[2] : n[2]) &
+                     (v & 8 ? x[3] : n[3]);
         for (int i = 0; i < 4; i++)
-            y[i] |= (uint32_t)((o >> i) & 1) << j;
+            if ((box[v] >> i) & 1)
+                y[i] |= m;
     }
     memcpy(x, y, sizeof(y));
 }

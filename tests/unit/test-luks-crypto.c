@@ -114,6 +114,14 @@ static void test_pbkdf2(void **state)
     pbkdf2(HASH_SHA1, (const uint8_t *)"password", 8, (const uint8_t *)"salt", 4, 2, out, 20);
     hex("ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957", want);
     assert_memory_equal(out, want, 20);
+    /* four output blocks with enough iterations to run on threads */
+    uint8_t big[100], big_want[100];
+    pbkdf2(HASH_SHA256, (const uint8_t *)"passphrase", 10, (const uint8_t *)"salt-of-a-key-slot",
+           18, 2000, big, sizeof(big));
+    hex("f7c5097d2e221a0bcc5988da21fb2e5d0db164e95784753509d4505bb73e002efc0bba6b3e175a6ad097cc40"
+        "6bd2cfceae0d848b0626b79889ddf8a88532cccba21090ce5ecc2d5120e99c850921de3bfc2951e24d729d81"
+        "fce83d24c0199817e1c62aad", big_want);
+    assert_memory_equal(big, big_want, sizeof(big));
     pbkdf2(HASH_SHA512, (const uint8_t *)"password", 8, (const uint8_t *)"salt", 4, 3, out, 80);
     hex("b6b07cb2cebf4ad84468391a543824fccffe0e0769dbe6bddf10a65673c4b648e612d44918f9ce9a19a1294c"
         "f5140628084ba994c3b21a4ef4741220b811c633cfc0641fccbcc4164f1bbfcb1f33f595", want);
