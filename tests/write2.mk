@@ -5,6 +5,7 @@ WRITE2_TESTS = \
 	tests/cli/rate-limit.sh \
 	tests/cli/rebase-crash.sh \
 	tests/cli/convert-salvage.sh \
-	tests/cli/convert-copy-range.sh
+	tests/cli/convert-copy-range.sh \
+	tests/cli/bitmap-granularity.sh
 TESTS += $(WRITE2_TESTS)
 EXTRA_DIST += $(WRITE2_TESTS)

@@ -38,6 +38,12 @@ static int run_action(struct node *n, struct node *src, const struct action *a, 
                       uint64_t granularity, struct error **errp)
 {
     const struct bitmap_ops *ops = n->drv->bitmaps;
+    /* qemu checks -g in the generic layer (a uint32 there), before asking the format */
+    if (a->act == ACT_ADD && granularity &&
+        (granularity < 512 || granularity > UINT32_MAX || (granularity & (granularity - 1)))) {
+        error_setg(errp, "Granularity must be power of 2 and at least 512");
+        return -EINVAL;
+    }
     if (!ops)
         return bitmap_unsupported(n, a, name, errp);
     switch (a->act) {
