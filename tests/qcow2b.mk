@@ -7,4 +7,4 @@ QCOW2B_TESTS = \
 	tests/cli/qcow2-crash.sh \
 	tests/cli/qcow2-zero.sh
 TESTS += $(QCOW2B_TESTS)
-EXTRA_DIST += $(QCOW2B_TESTS) tests/cli/qcow2-crash.py
+EXTRA_DIST += $(QCOW2B_TESTS) tests/cli/qcow2-crash.py tests/cli/qcow2-bitmap-hostile.py

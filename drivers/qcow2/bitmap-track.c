@@ -100,16 +100,90 @@ static int load_table(struct qcow2 *s, const struct qcow2_bm *b, struct qcow2_tr
     return 0;
 }
 
+static int load_all(struct qcow2 *s, bool take_over, struct error **errp);
+
 /* qemu's qcow2_load_dirty_bitmaps on a writable image: check the directory, take the consistent
  * bitmaps over (flagged in-use on disk), leave the inconsistent ones alone. */
 int qcow2_bitmaps_track_start(struct qcow2 *s, struct error **errp)
 {
     if (s->tracking || !s->has_bitmaps_ext || !s->nb_bitmaps)
         return 0;
+    return load_all(s, true, errp);
+}
+
+/* The same checks on a read-only open: qemu refuses to open an image whose bitmaps it cannot
+ * load, whatever the command. */
+int qcow2_bitmaps_validate(struct qcow2 *s, struct error **errp)
+{
+    if (s->tracking || !s->has_bitmaps_ext || !s->nb_bitmaps)
+        return 0;
+    int ret = load_all(s, false, errp);
+    free_tracked(s);
+    return ret;
+}
+
+/* qemu's bitmap_list_load: the directory walked entry by entry, with its messages. */
+static int dir_check(struct qcow2 *s, struct error **errp)
+{
+    uint64_t size = s->bitmap_dir_size, off = 0;
+    uint8_t *dir = malloc(size + 1);
+    if (!dir)
+        return -ENOMEM;
+    int ret = node_pread(s->node->file, s->bitmap_dir_offset, size, dir);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Failed to read bitmap directory");
+        goto out;
+    }
+    uint32_t n = 0;
+    ret = -EINVAL;
+    while (off < size) {
+        if (size - off < 24)
+            goto broken;
+        if (++n > s->nb_bitmaps) {
+            error_setg(errp, "More bitmaps found than specified in header extension");
+            goto out;
+        }
+        const uint8_t *e = dir + off;
+        uint64_t len = (24 + (uint64_t)get_be32(e + 20) + get_be16(e + 18) + 7) & ~7ull;
+        if (len > size - off)
+            goto broken;
+        if (get_be32(e + 20)) {
+            error_setg(errp, "Bitmap extra data is not supported");
+            goto out;
+        }
+        struct qcow2_bm b = {
+            .table_off = get_be64(e), .table_size = get_be32(e + 8), .flags = get_be32(e + 12),
+            .type = e[16], .gbits = e[17], .name = (char *)"",
+        };
+        uint16_t nl = get_be16(e + 18);
+        if (!entry_valid(s, &b) || nl > 1023) {
+            error_setg(errp, "Bitmap '%.*s' doesn't satisfy the constraints", (int)nl,
+                       (const char *)e + 24);
+            goto out;
+        }
+        off += len;
+    }
+    if (n != s->nb_bitmaps) {
+        error_setg(errp, "Less bitmaps found than specified in header extension");
+        goto out;
+    }
+    ret = 0;
+    goto out;
+broken:
+    error_setg(errp, "Broken bitmap directory");
+out:
+    free(dir);
+    return ret;
+}
+
+static int load_all(struct qcow2 *s, bool take_over, struct error **errp)
+{
     struct qcow2_bm *d = NULL;
     uint32_t count = 0;
-    int ret = qcow2_bitmap_dir_load(s, &d, &count);
-    if (ret < 0) {
+    int ret = dir_check(s, errp);
+    if (ret < 0)
+        return ret;
+    if ((ret = qcow2_bitmap_dir_load(s, &d, &count)) < 0) {
         error_setg(errp, "Broken bitmap directory");
         return ret;
     }
@@ -149,7 +223,7 @@ int qcow2_bitmaps_track_start(struct qcow2 *s, struct error **errp)
         b->flags |= BME_IN_USE;
         update = true;
     }
-    if (update && (ret = qcow2_bitmap_dir_store_in_place(s, d, count)) < 0)
+    if (take_over && update && (ret = qcow2_bitmap_dir_store_in_place(s, d, count)) < 0)
         error_setg_errno(errp, -ret, "Can't update bitmap directory");
 out:
     if (ret < 0)

@@ -179,10 +179,11 @@ static int qcow2_open(struct node *n, struct opts *opts, struct error **errp)
             return ret;
         }
     }
-    if (s->writable && !(s->incompat & INCOMPAT_CORRUPT) &&
-        (ret = qcow2_bitmaps_track_start(s, errp)) < 0)
-        return ret;
-    return 0;
+    if (s->writable && !(s->incompat & INCOMPAT_CORRUPT))
+        ret = qcow2_bitmaps_track_start(s, errp);
+    else
+        ret = qcow2_bitmaps_validate(s, errp);
+    return ret < 0 ? ret : 0;
 }
 
 static void qcow2_close(struct node *n)

@@ -261,6 +261,7 @@ int qcow2_bitmap_dir_store_in_place(struct qcow2 *s, const struct qcow2_bm *d, u
 
 /* bitmap-track.c: bitmaps tracked on writes while open read-write (qemu's load/store). */
 int qcow2_bitmaps_track_start(struct qcow2 *s, struct error **errp);
+int qcow2_bitmaps_validate(struct qcow2 *s, struct error **errp);
 /* Store the changed bits, clear in-use on consistent bitmaps, forget the tracking state. */
 int qcow2_bitmaps_track_stop(struct qcow2 *s);
 void qcow2_bitmaps_set_dirty(struct qcow2 *s, uint64_t off, uint64_t len);

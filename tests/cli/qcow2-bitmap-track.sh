@@ -93,4 +93,18 @@ for sz in 3G 5M 10M; do
     expect "resize $sz: info" same_info q.qcow2 f.qcow2
     expect "resize $sz: check clean" "$QEMU_IMG" check -q f.qcow2
 done
+
+# hostile bitmap directories: the open fails (read-only or not) with qemu's message
+for c in granularity flags type table-size table-size-in-use table-offset extra count table-entry; do
+    rm -f h.qcow2
+    "$QEMU_IMG" create -q -f qcow2 h.qcow2 1M
+    "$QEMU_IMG" bitmap --add h.qcow2 victim
+    python3 "$top_srcdir/tests/cli/qcow2-bitmap-hostile.py" h.qcow2 $c
+    cp h.qcow2 h0.qcow2
+    same info h.qcow2
+    same check h.qcow2
+    same_fresh "cp ../h0.qcow2 h.qcow2 && \$IMG bench -w -c 1 h.qcow2 >/dev/null"
+    # an in-use bitmap's size is not checked: that one is written to
+    [ $c = table-size-in-use ] || expect "$c: nothing written" cmp fdir/h.qcow2 h0.qcow2
+done
 finish
