@@ -8,6 +8,11 @@
 
 #include "bswap.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define HAVE_AESNI 1
+#endif
+
 static uint8_t gf_mul(uint8_t a, uint8_t b)
 {
     uint8_t p = 0;
@@ -105,11 +110,54 @@ int aes_set_key(struct aes_key *k, const uint8_t *key, size_t key_len)
             k->dk[4 * r + j] = r == 0 || r == k->rounds ? w : inv_mix_word(k, w);
         }
     }
+    for (int i = 0; i < words; i++) {
+        put_be32(k->ekb + 4 * i, k->ek[i]);
+        put_be32(k->dkb + 4 * i, k->dk[i]);
+    }
+#ifdef HAVE_AESNI
+    k->ni = __builtin_cpu_supports("aes");
+#else
+    k->ni = false;
+#endif
     return 0;
 }
 
+#ifdef HAVE_AESNI
+/* The same rounds with the CPU's AES instructions (the equivalent inverse cipher's keys are the
+ * ones AESDEC expects). */
+__attribute__((target("aes,sse2"))) static void aesni_encrypt(const struct aes_key *k,
+                                                               const uint8_t in[16],
+                                                               uint8_t out[16])
+{
+    __m128i s = _mm_xor_si128(_mm_loadu_si128((const __m128i *)in),
+                              _mm_loadu_si128((const __m128i *)k->ekb));
+    for (int r = 1; r < k->rounds; r++)
+        s = _mm_aesenc_si128(s, _mm_loadu_si128((const __m128i *)(k->ekb + 16 * r)));
+    s = _mm_aesenclast_si128(s, _mm_loadu_si128((const __m128i *)(k->ekb + 16 * k->rounds)));
+    _mm_storeu_si128((__m128i *)out, s);
+}
+
+__attribute__((target("aes,sse2"))) static void aesni_decrypt(const struct aes_key *k,
+                                                               const uint8_t in[16],
+                                                               uint8_t out[16])
+{
+    __m128i s = _mm_xor_si128(_mm_loadu_si128((const __m128i *)in),
+                              _mm_loadu_si128((const __m128i *)k->dkb));
+    for (int r = 1; r < k->rounds; r++)
+        s = _mm_aesdec_si128(s, _mm_loadu_si128((const __m128i *)(k->dkb + 16 * r)));
+    s = _mm_aesdeclast_si128(s, _mm_loadu_si128((const __m128i *)(k->dkb + 16 * k->rounds)));
+    _mm_storeu_si128((__m128i *)out, s);
+}
+#endif
+
 void aes_encrypt_block(const struct aes_key *k, const uint8_t in[16], uint8_t out[16])
 {
+#ifdef HAVE_AESNI
+    if (k->ni) {
+        aesni_encrypt(k, in, out);
+        return;
+    }
+#endif
     const uint32_t *rk = k->ek, *te = k->te;
     uint32_t s0 = get_be32(in) ^ rk[0], s1 = get_be32(in + 4) ^ rk[1];
     uint32_t s2 = get_be32(in + 8) ^ rk[2], s3 = get_be32(in + 12) ^ rk[3];
@@ -140,6 +188,12 @@ void aes_encrypt_block(const struct aes_key *k, const uint8_t in[16], uint8_t ou
 
 void aes_decrypt_block(const struct aes_key *k, const uint8_t in[16], uint8_t out[16])
 {
+#ifdef HAVE_AESNI
+    if (k->ni) {
+        aesni_decrypt(k, in, out);
+        return;
+    }
+#endif
     const uint32_t *rk = k->dk, *td = k->td;
     uint32_t s0 = get_be32(in) ^ rk[0], s1 = get_be32(in + 4) ^ rk[1];
     uint32_t s2 = get_be32(in + 8) ^ rk[2], s3 = get_be32(in + 12) ^ rk[3];

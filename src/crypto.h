@@ -16,6 +16,8 @@ struct aes_key {
     int rounds;
     uint32_t te[256], td[256];        /* round tables (one column; the others are rotations) */
     uint8_t sbox[256], inv_sbox[256];
+    uint8_t ekb[15 * 16], dkb[15 * 16]; /* the round keys as bytes, for the AES instructions */
+    bool ni;                          /* the CPU has AES instructions (x86 AES-NI) */
 };
 
 /* key_len 16, 24 or 32; returns -1 otherwise. */

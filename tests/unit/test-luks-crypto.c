@@ -47,6 +47,12 @@ static void test_aes(void **state)
     assert_memory_equal(out, ct, 16);
     aes_decrypt_block(&k, out, back);
     assert_memory_equal(back, pt, 16);
+    /* the table rounds too, where the CPU would use its AES instructions */
+    k.ni = false;
+    aes_encrypt_block(&k, pt, out);
+    assert_memory_equal(out, ct, 16);
+    aes_decrypt_block(&k, out, back);
+    assert_memory_equal(back, pt, 16);
     assert_int_equal(aes_set_key(&k, key, 20), -1);
 }
 
