@@ -6,6 +6,7 @@ WRITE2_TESTS = \
 	tests/cli/rebase-crash.sh \
 	tests/cli/convert-salvage.sh \
 	tests/cli/convert-copy-range.sh \
-	tests/cli/bitmap-granularity.sh
+	tests/cli/bitmap-granularity.sh \
+	tests/cli/commit-progress.sh
 TESTS += $(WRITE2_TESTS)
 EXTRA_DIST += $(WRITE2_TESTS)

@@ -17,6 +17,21 @@
 #define COPY_CHUNK (2ULL << 20)
 
 /* Copy every range allocated above base into base. */
+/* Bytes allocated above base: qemu's commit job counts its progress against them. */
+static uint64_t commit_total(struct node *top, struct node *base)
+{
+    uint64_t total = 0;
+    for (uint64_t off = 0; off < top->size;) {
+        struct block_status bs;
+        if (node_block_status_above(top, base, off, top->size - off, &bs, NULL) < 0 || !bs.len)
+            return 0; /* the copy reports the error */
+        if (bs.flags & BS_ALLOCATED)
+            total += bs.len;
+        off += bs.len;
+    }
+    return total;
+}
+
 static int commit_copy(struct node *top, struct node *base, struct rate_limit *rl,
                        struct error **errp)
 {
@@ -24,7 +39,7 @@ static int commit_copy(struct node *top, struct node *base, struct rate_limit *r
     if (!buf)
         abort();
     int ret = 0;
-    uint64_t size = top->size;
+    uint64_t size = top->size, total = commit_total(top, base);
     for (uint64_t off = 0; off < size;) {
         struct block_status bs;
         uint64_t want = size - off < COPY_CHUNK ? size - off : COPY_CHUNK;
@@ -51,9 +66,10 @@ static int commit_copy(struct node *top, struct node *base, struct rate_limit *r
             /* qemu's job speed: the copy takes at least bytes / rate */
             rate_limit_add(rl, n);
             rate_limit_wait(rl);
+            if (total)
+                progress_print(100.0f * (float)n / (float)total, 100);
         }
         off += n;
-        progress_print(100.0f * (float)n / (float)size, 100);
     }
     free(buf);
     return ret;
