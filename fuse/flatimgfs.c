@@ -363,6 +363,7 @@ static int fs_open_image(struct config *c, struct fs *fs)
 static void fs_close(struct fs *fs)
 {
     readpool_free(fs->pool);
+    fs_cluster_cache_free(fs);
     fs_free_handles(fs);
     for (int i = 0; i < fs->nsnaps; i++) {
         if (fs->snap_nodes)

@@ -18,6 +18,21 @@
 
 struct handle;
 
+#define CLUSTER_CACHE_SLOTS 16
+
+/* Whole clusters that cost a decoding to read (compressed: data that block status cannot map to
+ * the file), kept for the small reads that follow into the same cluster (ops.c). */
+struct cluster_cache {
+    pthread_mutex_t lock;
+    unsigned slots;           /* in use: at most CLUSTER_CACHE_SLOTS, fewer for big clusters */
+    uint64_t tick;
+    struct {
+        struct node *node;
+        uint64_t off, len, used; /* [off, off + len) of node; used: tick of the last hit */
+        uint8_t *data;
+    } e[CLUSTER_CACHE_SLOTS];
+};
+
 struct fs {
     struct node *top;         /* the main raw view */
     bool rw, growable, salvage, log_stderr;
@@ -53,6 +68,7 @@ struct fs {
     int read_threads;         /* -o read-threads=N: workers of the read pool, -1 for the default */
     uint64_t piece_align;     /* largest cluster size in the chain: pieces of a read start there */
     struct readpool *pool;    /* started by fs_init, in the daemon */
+    struct cluster_cache ccache; /* used when keep_cache: the image cannot change */
     int ready_fd;             /* daemonising: the pipe to the waiting parent, -1 when done */
 };
 
@@ -62,6 +78,9 @@ extern const struct fuse_operations flatimgfs_ops;
 void fs_log(const struct fs *fs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Free the handles the kernel did not release before the unmount (RELEASE is asynchronous). */
 void fs_free_handles(struct fs *fs);
+/* The cluster cache of small reads (ops.c): set up by fs_init, freed at close. */
+void fs_cluster_cache_init(struct fs *fs);
+void fs_cluster_cache_free(struct fs *fs);
 /* Re-read the partition table of the main view (under fs->lock). */
 void fs_read_partitions(struct fs *fs);
 

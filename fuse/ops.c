@@ -586,6 +586,80 @@ static int layer_read(struct fs *fs, struct node *n, uint64_t off, uint64_t len,
     return 0;
 }
 
+/* A read smaller than a cluster, inside one cluster that does not map to the file (compressed,
+ * or a format without block status): the whole cluster is decoded once into the cluster cache and
+ * the small reads that follow (a file system on a loop device, a reader with a small buffer) are
+ * served from it, instead of inflating the cluster again for each. Returns 1 when it served the
+ * read, 0 when the read should take the normal path, -errno on error. Only when the image cannot
+ * change under us (fs->keep_cache). */
+static int cluster_cache_read(struct fs *fs, struct node *n, uint64_t off, uint64_t len,
+                              uint8_t *buf)
+{
+    struct cluster_cache *cc = &fs->ccache;
+    uint64_t align = fs->piece_align, start = off & ~(align - 1), end = start + align;
+    if (!fs->keep_cache || cc->slots == 0 || len >= align)
+        return 0;
+    if (end > n->size)
+        end = n->size;
+    if (off + len > end)
+        return 0;
+    struct block_status bs;
+    if (node_block_status_above(n, NULL, off, len, &bs, NULL) < 0 || bs.len < len ||
+        !(bs.flags & BS_DATA) || (bs.flags & (BS_ZERO | BS_OFFSET_VALID)))
+        return 0;
+    pthread_mutex_lock(&cc->lock);
+    for (unsigned i = 0; i < cc->slots; i++) {
+        if (cc->e[i].data && cc->e[i].node == n && cc->e[i].off == start) {
+            memcpy(buf, cc->e[i].data + (off - start), len);
+            cc->e[i].used = ++cc->tick;
+            pthread_mutex_unlock(&cc->lock);
+            return 1;
+        }
+    }
+    pthread_mutex_unlock(&cc->lock);
+    uint8_t *data = malloc(end - start);
+    if (!data)
+        return 0;
+    int ret = checked_read(fs, n, start, end - start, data);
+    if (ret < 0) {
+        free(data);
+        return ret;
+    }
+    memcpy(buf, data + (off - start), len);
+    pthread_mutex_lock(&cc->lock);
+    unsigned victim = 0;
+    for (unsigned i = 1; i < cc->slots; i++)
+        if (cc->e[i].used < cc->e[victim].used)
+            victim = i;
+    free(cc->e[victim].data);
+    cc->e[victim].node = n;
+    cc->e[victim].off = start;
+    cc->e[victim].len = end - start;
+    cc->e[victim].data = data;
+    cc->e[victim].used = ++cc->tick;
+    pthread_mutex_unlock(&cc->lock);
+    return 1;
+}
+
+void fs_cluster_cache_init(struct fs *fs)
+{
+    struct cluster_cache *cc = &fs->ccache;
+    pthread_mutex_init(&cc->lock, NULL);
+    /* 4 MiB at most: 16 clusters of 64 KiB, 2 of 2 MiB */
+    uint64_t slots = fs->piece_align ? (4u << 20) / fs->piece_align : 0;
+    cc->slots = slots > CLUSTER_CACHE_SLOTS ? CLUSTER_CACHE_SLOTS : slots < 2 ? 2 : (unsigned)slots;
+}
+
+void fs_cluster_cache_free(struct fs *fs)
+{
+    struct cluster_cache *cc = &fs->ccache;
+    for (unsigned i = 0; i < cc->slots; i++)
+        free(cc->e[i].data);
+    if (cc->slots)
+        pthread_mutex_destroy(&cc->lock);
+    cc->slots = 0;
+}
+
 struct piece_ctx {
     struct fs *fs;
     struct node *n;
@@ -620,7 +694,9 @@ static int fs_read(const char *path, char *buf, size_t len, off_t offset,
     if (len > size - off)
         len = size - off;
     struct piece_ctx pc = { fs, n };
-    int ret = h->v.kind == V_LAYER ? layer_read(fs, n, off, len, (uint8_t *)buf)
+    int ret = h->v.kind == V_LAYER ? 0 : cluster_cache_read(fs, n, base + off, len, (uint8_t *)buf);
+    if (ret == 0)
+        ret = h->v.kind == V_LAYER ? layer_read(fs, n, off, len, (uint8_t *)buf)
                                    : readpool_read(fs->pool, piece_read, &pc, base + off, len,
                                                    (uint8_t *)buf, fs->piece_align);
     return ret < 0 ? ret : (int)len;
@@ -822,6 +898,7 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
         workers = cpus > 8 ? 7 : cpus > 1 ? (int)cpus - 1 : 0;
     }
     fs->pool = readpool_new((unsigned)workers);
+    fs_cluster_cache_init(fs);
     /* the mount answers from now on: let the parent of the daemon return (flatimgfs.c) */
     if (fs->ready_fd >= 0) {
         char ok = 1;

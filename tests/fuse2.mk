@@ -9,7 +9,8 @@ FUSE2_TESTS = \
 	tests/fuse/startup-errors.sh \
 	tests/fuse/fuse-options.sh \
 	tests/fuse/corrupt.sh \
-	tests/fuse/clean-close.sh
+	tests/fuse/clean-close.sh \
+	tests/fuse/cluster-cache.sh
 TESTS += $(FUSE2_TESTS)
 EXTRA_DIST += $(FUSE2_TESTS)
 if HAVE_CMOCKA

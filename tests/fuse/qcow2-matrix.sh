@@ -48,6 +48,7 @@ for img in plain comp top snap; do
     expect "$img: sha256 = convert -O raw" test "$(sha256sum <$img.raw)" = "$(sha256sum <$img.ref)"
     # 1 MiB requests, each shared by the read pool's threads
     expect "$img: 1 MiB reads" test "$(dd if=$img.raw bs=1M status=none | sha256sum)" = "$(sha256sum <$img.ref)"
+    expect "$img: 4 KiB reads" test "$(dd if=$img.raw bs=4k status=none | sha256sum)" = "$(sha256sum <$img.ref)"
     expect "$img: 1 MiB reads at odd offsets" test \
         "$(dd if=$img.raw bs=1M skip=12345 iflag=skip_bytes status=none | sha256sum)" = \
         "$(dd if=$img.ref bs=1M skip=12345 iflag=skip_bytes status=none | sha256sum)"
