@@ -57,7 +57,8 @@ static const struct fuse_opt cfg_opts[] = {
     CFG("growable", growable),
     CFG("image-opts", image_opts),
     CFG("--image-opts", image_opts),
-    FUSE_OPT_KEY("--object=", KEY_OBJECT),
+    /* "--object SPEC" and "--object=SPEC": libfuse passes "--objectSPEC" and "--object=SPEC" */
+    FUSE_OPT_KEY("--object ", KEY_OBJECT),
     FUSE_OPT_KEY("max_read=", KEY_MAX_READ),
     FUSE_OPT_KEY("umask=", KEY_UMASK),
     FUSE_OPT_KEY("-h", KEY_HELP),
@@ -135,7 +136,10 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
         return 0;
     }
     case KEY_OBJECT:
-        if (object_add(strchr(arg, '=') + 1, &err) < 0) {
+        arg += strlen("--object");
+        if (*arg == '=')
+            arg++;
+        if (object_add(arg, &err) < 0) {
             error_report_err(err);
             exit(EXIT_FAILURE);
         }

@@ -1,6 +1,7 @@
 #!/bin/sh
 # flatimgfs options: --image-opts (IMAGE is an option string), -o image-opts=KEYS (commas written
-# as "\,"), format=, cache=, and that they conflict as in qemu-img (--image-opts with format=).
+# as "\,"), format=, cache=, --object SPEC and --object=SPEC, and that they conflict as in qemu-img
+# (--image-opts with format=).
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/fuse/lib-fuse.sh"
 need_qemu
@@ -27,5 +28,13 @@ expect "written" qio_ok -f raw -c "read -P 0 0 4k" -c "read -P 0x4f 4k 60k" disk
 "$FLATIMGFS" --image-opts "driver=raw,file.filename=disk.img" view.raw -o format=raw 2>err
 expect "--image-opts with format= refused" test $? = 1
 expect "qemu-img's words" grep -qx "flatimgfs: --image-opts and --format are mutually exclusive" err
+expect "--object SPEC (separate argument)" fsmount disk.img view.raw --object secret,id=s0,data=x -o pidfile=$SCRATCH/pid
+fsumount view.raw pid
+expect "--object=SPEC" fsmount disk.img view.raw --object=secret,id=s0,data=x -o pidfile=$SCRATCH/pid
+fsumount view.raw pid
+"$FLATIMGFS" disk.img view.raw --object bogus,id=x 2>err
+expect "a bad --object: exit 1" test $? = 1
+$QEMU_IMG info --object bogus,id=x disk.img 2>qerr >/dev/null
+expect "a bad --object: qemu-img's message" test "$(sed 's/^flatimgfs: //' err)" = "$(sed 's/^qemu-img: //' qerr)"
 expect "--help" sh -c "'$FLATIMGFS' --help | grep -q 'overlay=FILE'"
 finish
