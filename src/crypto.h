@@ -93,6 +93,7 @@ struct hash_ctx {
     uint8_t buf[128];
     size_t buf_len;
     uint64_t total;
+    bool ni;                /* SHA-256 through the CPU's SHA instructions */
 };
 /* The algorithm named as qemu and LUKS name it ("sha256"), or -1. */
 int hash_alg_from_name(const char *name);

@@ -9,6 +9,11 @@
 #include "bswap.h"
 #include "crypto.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define HAVE_SHANI 1
+#endif
+
 static const uint32_t sha256_k[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -212,6 +217,40 @@ static void sha256_block(uint32_t *h, const uint8_t *p)
     h[7] += hh;
 }
 
+#ifdef HAVE_SHANI
+/* SHA-256 rounds with the x86 SHA extensions: the state kept as ABEF/CDGH, four message words
+ * per group, the schedule by SHA256MSG1/MSG2. */
+__attribute__((target("sha,sse4.1"))) static void sha256_block_ni(uint32_t *h, const uint8_t *p)
+{
+    const __m128i mask = _mm_set_epi64x(0x0c0d0e0f08090a0bll, 0x0405060700010203ll);
+    __m128i tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)h), 0xb1);
+    __m128i st1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(h + 4)), 0x1b);
+    __m128i st0 = _mm_alignr_epi8(tmp, st1, 8);
+    st1 = _mm_blend_epi16(st1, tmp, 0xf0);
+    __m128i save0 = st0, save1 = st1, w[16];
+    for (int g = 0; g < 16; g++) {
+        if (g < 4) {
+            w[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), mask);
+        } else {
+            __m128i x = _mm_add_epi32(_mm_sha256msg1_epu32(w[g - 4], w[g - 3]),
+                                      _mm_alignr_epi8(w[g - 1], w[g - 2], 4));
+            w[g] = _mm_sha256msg2_epu32(x, w[g - 1]);
+        }
+        __m128i m = _mm_add_epi32(w[g], _mm_loadu_si128((const __m128i *)(sha256_k + 4 * g)));
+        st1 = _mm_sha256rnds2_epu32(st1, st0, m);
+        st0 = _mm_sha256rnds2_epu32(st0, st1, _mm_shuffle_epi32(m, 0x0e));
+    }
+    st0 = _mm_add_epi32(st0, save0);
+    st1 = _mm_add_epi32(st1, save1);
+    tmp = _mm_shuffle_epi32(st0, 0x1b);
+    st1 = _mm_shuffle_epi32(st1, 0xb1);
+    st0 = _mm_blend_epi16(tmp, st1, 0xf0);
+    st1 = _mm_alignr_epi8(st1, tmp, 8);
+    _mm_storeu_si128((__m128i *)h, st0);
+    _mm_storeu_si128((__m128i *)(h + 4), st1);
+}
+#endif
+
 static void sha512_block(uint64_t *h, const uint8_t *p)
 {
     uint64_t w[80];
@@ -316,7 +355,15 @@ static void hash_block(struct hash_ctx *c, const uint8_t *p)
     case HASH_MD5: md5_block(c->h32, p); break;
     case HASH_SHA1: sha1_block(c->h32, p); break;
     case HASH_SHA224:
-    case HASH_SHA256: sha256_block(c->h32, p); break;
+    case HASH_SHA256:
+#ifdef HAVE_SHANI
+        if (c->ni) {
+            sha256_block_ni(c->h32, p);
+            break;
+        }
+#endif
+        sha256_block(c->h32, p);
+        break;
     case HASH_SHA384:
     case HASH_SHA512: sha512_block(c->h64, p); break;
     case HASH_RIPEMD160: ripemd160_block(c->h32, p); break;
@@ -332,6 +379,9 @@ void hash_init(struct hash_ctx *c, enum hash_alg alg)
                                            0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
     memset(c, 0, sizeof(*c));
     c->alg = alg;
+#ifdef HAVE_SHANI
+    c->ni = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+#endif
     switch (alg) {
     case HASH_MD5: memcpy(c->h32, md_iv, 16); break;
     case HASH_SHA1:
