@@ -7,6 +7,7 @@ WRITE2_TESTS = \
 	tests/cli/convert-salvage.sh \
 	tests/cli/convert-copy-range.sh \
 	tests/cli/bitmap-granularity.sh \
-	tests/cli/commit-progress.sh
+	tests/cli/commit-progress.sh \
+	tests/cli/rebase-safe.sh
 TESTS += $(WRITE2_TESTS)
 EXTRA_DIST += $(WRITE2_TESTS)
