@@ -10,7 +10,8 @@ FUSE2_TESTS = \
 	tests/fuse/fuse-options.sh \
 	tests/fuse/corrupt.sh \
 	tests/fuse/clean-close.sh \
-	tests/fuse/cluster-cache.sh
+	tests/fuse/cluster-cache.sh \
+	tests/fuse/sparse-tools.sh
 TESTS += $(FUSE2_TESTS)
 EXTRA_DIST += $(FUSE2_TESTS)
 if HAVE_CMOCKA
