@@ -195,7 +195,7 @@ static int overlap_kind(struct qcow2 *s, int ign, uint64_t off, uint64_t size)
 }
 
 /* qemu's qcow2_pre_write_overlap_check: an overlap marks the image corrupt and fails with EIO. */
-static int pre_write_overlap_check(struct qcow2 *s, int ign, uint64_t off, uint64_t size)
+int qcow2_pre_write_overlap_check(struct qcow2 *s, int ign, uint64_t off, uint64_t size)
 {
     static const char *const names[] = {
         "qcow2_header", "active L1 table", "active L2 table", "refcount table",
@@ -248,7 +248,7 @@ static int fix_l2_entry_by_zero(struct check *c, uint64_t l2_off, uint8_t *t, ui
         put_be64(p, OFLAG_ZERO);
     }
     uint64_t at = l2_off + i * s->l2_entry_size;
-    int ret = pre_write_overlap_check(s, active ? OL_ACTIVE_L2 : 0, at, s->l2_entry_size);
+    int ret = qcow2_pre_write_overlap_check(s, active ? OL_ACTIVE_L2 : 0, at, s->l2_entry_size);
     *overlap = ret < 0;
     if (ret < 0) {
         fprintf(stderr, "ERROR: Overlap check failed\n");
@@ -729,7 +729,7 @@ static int write_refblocks(struct check *c, uint64_t first, uint64_t end, uint64
             }
             (*table)[idx] = (uint64_t)rb;
         }
-        int ret = pre_write_overlap_check(s, 0, (uint64_t)rb, s->cluster_size);
+        int ret = qcow2_pre_write_overlap_check(s, 0, (uint64_t)rb, s->cluster_size);
         if (ret == 0)
             ret = node_pwrite(s->node->file, (uint64_t)rb, s->cluster_size,
                               c->rt + idx * s->cluster_size);
@@ -785,7 +785,7 @@ static int rebuild_refcounts(struct check *c)
     }
     for (uint64_t i = 0; i < entries; i++)
         put_be64(raw + i * 8, table[i]);
-    ret = pre_write_overlap_check(s, 0, (uint64_t)rt_off, len);
+    ret = qcow2_pre_write_overlap_check(s, 0, (uint64_t)rt_off, len);
     if (ret == 0)
         ret = node_pwrite(s->node->file, (uint64_t)rt_off, len, raw);
     free(raw);
@@ -841,7 +841,7 @@ static int check_oflag_copied(struct check *c, int fix)
                 s->l1[i] = rc == 1 ? l1e | OFLAG_COPIED : l1e & ~OFLAG_COPIED;
                 uint8_t b[8];
                 put_be64(b, s->l1[i]);
-                ret = pre_write_overlap_check(s, OL_ACTIVE_L1, s->l1_offset + i * 8ull, 8);
+                ret = qcow2_pre_write_overlap_check(s, OL_ACTIVE_L1, s->l1_offset + i * 8ull, 8);
                 if (ret == 0)
                     ret = write_sync(s, s->l1_offset + i * 8ull, 8, b);
                 if (ret < 0) {
@@ -879,7 +879,7 @@ static int check_oflag_copied(struct check *c, int fix)
             }
         }
         if (dirty) {
-            if ((ret = pre_write_overlap_check(s, OL_ACTIVE_L2, l2, s->cluster_size)) < 0) {
+            if ((ret = qcow2_pre_write_overlap_check(s, OL_ACTIVE_L2, l2, s->cluster_size)) < 0) {
                 fprintf(stderr, "ERROR: Could not write L2 table; metadata overlap check "
                                 "failed: %s\n", strerror(-ret));
                 res->check_errors++;

@@ -166,6 +166,7 @@ struct qcow2 {
     bool rc_unsynced;           /* refcount changes not yet behind a flush barrier */
     bool prealloc_checked, metadata_prealloc; /* qemu's metadata preallocation detection */
     bool writable;
+    bool alloc_skip_overlap;    /* the caller checks overlaps at write time, as qemu does */
     bool fatal_corruption;      /* corruption signalled on a writable image: like qemu, which
                                  * then drops the node, nothing more is flushed or checked */
 };
@@ -298,5 +299,8 @@ int qcow2_crypt_measure(struct opts *o, uint64_t *header_len, struct error **err
 /* check.c */
 int qcow2_check(struct node *n, struct check_result *res, int fix);
 int qcow2_repair_dirty(struct node *n);
+/* qemu's qcow2_pre_write_overlap_check with its default checks ("cached"): a write of [off,
+ * off+size) over metadata not masked by ign (QCOW2_OL_* bits) marks the image corrupt: -EIO. */
+int qcow2_pre_write_overlap_check(struct qcow2 *s, int ign, uint64_t off, uint64_t size);
 
 #endif

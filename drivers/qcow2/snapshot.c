@@ -374,12 +374,17 @@ static int write_table(struct qcow2 *s, struct qcow2_snapshot *snaps, uint32_t c
     int64_t table = 0;
     int ret = 0;
     if (size) {
+        /* as qemu: allocate, make the refcounts stable, then refuse to write over metadata
+         * (a broken image may have metadata where its refcounts say the space is free) */
+        s->alloc_skip_overlap = true;
         table = qcow2_alloc_clusters(s, (size + s->cluster_size - 1) >> s->cluster_bits);
+        s->alloc_skip_overlap = false;
         if (table < 0) {
             free(buf);
             return (int)table;
         }
-        if ((ret = cache_flush(s->rc_cache)) < 0 ||
+        if ((ret = qcow2_flush_metadata(s)) < 0 || (ret = node_flush(s->node->file)) < 0 ||
+            (ret = qcow2_pre_write_overlap_check(s, 0, (uint64_t)table, size)) < 0 ||
             (ret = node_pwrite(s->node->file, (uint64_t)table, size, buf)) < 0)
             goto out;
     }
