@@ -43,7 +43,8 @@ static int desc_name_cmp(const void *x, const void *y)
 int create_print_help(const char *fmt, const char *filename, FILE *out, struct error **errp)
 {
     const struct driver *drv = driver_find(fmt);
-    if (!drv || (drv->flags & DRV_PROTOCOL)) {
+    /* a protocol that creates (file) may be named as the format, as in qemu */
+    if (!drv || ((drv->flags & DRV_PROTOCOL) && !drv->create)) {
         error_setg(errp, "Unknown file format '%s'", fmt);
         return -EINVAL;
     }
@@ -100,7 +101,7 @@ int image_create(const struct image_create_args *a, struct error **errp)
     struct opts *o = opts_new();
     struct opt_desc *descs = NULL;
     const struct driver *drv = driver_find(a->fmt);
-    if (!drv || (drv->flags & DRV_PROTOCOL)) {
+    if (!drv || ((drv->flags & DRV_PROTOCOL) && !drv->create)) {
         error_setg(errp, "Unknown file format '%s'", a->fmt);
         goto out;
     }

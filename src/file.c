@@ -563,6 +563,24 @@ int file_create_for_format(const char *filename, const struct opts *opts, struct
     return ret;
 }
 
+/* -f file: the protocol itself as the image format (qemu's raw_co_create_opts): the size rounded
+ * up to whole sectors, the preallocation mode honoured; nocow and extent_size_hint are accepted. */
+static int file_create_image(const char *filename, struct opts *opts, struct error **errp)
+{
+    uint64_t size = 0;
+    enum prealloc prealloc = PREALLOC_OFF;
+    const char *p = opts_get(opts, "preallocation");
+    if (opts_get_size(opts, "size", &size, errp) < 0)
+        return -EINVAL;
+    if (p && prealloc_parse(p, &prealloc) < 0) {
+        error_setg(errp, "invalid parameter value: %s", p);
+        return -EINVAL;
+    }
+    if (size <= UINT64_MAX - 511)
+        size = (size + 511) / 512 * 512;
+    return file_create(filename, size, prealloc, errp);
+}
+
 static const struct opt_desc file_create_opts[] = {
     { "size", OPT_SIZE, "Virtual disk size", NULL },
     { "nocow", OPT_BOOL, "Turn off copy-on-write (valid only on btrfs)", NULL },
@@ -574,6 +592,7 @@ static const struct opt_desc file_create_opts[] = {
 const struct driver driver_file = {
     .name = "file",
     .create_opts = file_create_opts,
+    .create = file_create_image,
     .flags = DRV_PROTOCOL | DRV_PARALLEL,
     .open_opts = file_open_opts,
     .open = file_open,

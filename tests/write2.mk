@@ -8,6 +8,7 @@ WRITE2_TESTS = \
 	tests/cli/convert-copy-range.sh \
 	tests/cli/bitmap-granularity.sh \
 	tests/cli/commit-progress.sh \
-	tests/cli/rebase-safe.sh
+	tests/cli/rebase-safe.sh \
+	tests/cli/create-file-protocol.sh
 TESTS += $(WRITE2_TESTS)
 EXTRA_DIST += $(WRITE2_TESTS)

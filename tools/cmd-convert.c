@@ -786,7 +786,7 @@ static int create_target(struct convert *c, struct convert_args *a, const char *
     int ret = -1;
     if (!a->skip_create) {
         drv = driver_find(a->out_fmt);
-        if (!drv || (drv->flags & DRV_PROTOCOL)) {
+        if (!drv || ((drv->flags & DRV_PROTOCOL) && !drv->create)) {
             error_report("Unknown file format '%s'", a->out_fmt);
             return -1;
         }

@@ -56,7 +56,7 @@ static int dd_operand(struct dd *d, const char *arg)
 static int dd_create(const char *fmt, const char *filename, uint64_t size)
 {
     const struct driver *drv = driver_find(fmt);
-    if (!drv || (drv->flags & DRV_PROTOCOL)) {
+    if (!drv || ((drv->flags & DRV_PROTOCOL) && !drv->create)) {
         error_report("Unknown file format");
         return -1;
     }
