@@ -108,7 +108,6 @@ expect "qemu-img check of the committed base" "$QEMU_IMG" check -q $S --image-op
 
 # measure counts the LUKS header qemu would make (qemu-img times PBKDF2 here too)
 same measure -O qcow2 --size 1G $S -o encrypt.format=luks,encrypt.key-secret=s,encrypt.cipher-alg=aes-128,encrypt.cipher-mode=cbc,cluster_size=4096
-same measure --output=json -O qcow2 $S -o $L,preallocation=full q.raw
 same measure -O qcow2 --size 1G $S -o encrypt.format=luks,encrypt.key-secret=t
 same measure -O qcow2 --size 1G $S -o $A
 
