@@ -11,7 +11,8 @@ FUSE2_TESTS = \
 	tests/fuse/corrupt.sh \
 	tests/fuse/clean-close.sh \
 	tests/fuse/cluster-cache.sh \
-	tests/fuse/sparse-tools.sh
+	tests/fuse/sparse-tools.sh \
+	tests/fuse/loop-mount.sh
 TESTS += $(FUSE2_TESTS)
 EXTRA_DIST += $(FUSE2_TESTS)
 if HAVE_CMOCKA
