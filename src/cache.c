@@ -1,5 +1,7 @@
-/* Bounded LRU metadata cache (see cache.h): a small array of slots scanned linearly, each slot
- * holding one block, a pin count, a dirty flag and a last-use stamp. */
+/* Bounded LRU metadata cache (see cache.h). Every operation is O(1) whatever the number of slots
+ * (a 512-byte-cluster qcow2 has thousands): a hash of block offsets, slot buffers in one
+ * allocation (a buffer's slot is found by address; untouched pages cost no memory), a
+ * least-recently-used list, and a count of dirty blocks so that a clean flush costs nothing. */
 #include "config.h"
 #include "cache.h"
 
@@ -8,20 +10,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define NONE SIZE_MAX
+
 struct cache_slot {
     uint64_t off;
-    uint64_t stamp; /* 0: slot empty */
-    int pins;
+    bool used;
     bool dirty;
-    uint8_t *buf;
+    int pins;
+    size_t hnext;       /* next slot in the same hash bucket */
+    size_t prev, next;  /* LRU list: head is the most recently used */
 };
 
 struct cache {
     size_t entry_size, nb;
-    uint64_t clock;
     const struct cache_ops *ops;
     void *opaque;
     struct cache_slot *slots;
+    uint8_t *mem;          /* nb * entry_size bytes, slot i at i * entry_size */
+    size_t *buckets, mask;
+    size_t head, tail;     /* LRU list of used slots */
+    size_t free_head;      /* unused slots, chained through next */
+    size_t ndirty;
 };
 
 struct cache *cache_new(size_t entry_size, size_t nb_entries, const struct cache_ops *ops,
@@ -29,18 +38,31 @@ struct cache *cache_new(size_t entry_size, size_t nb_entries, const struct cache
 {
     if (nb_entries < 2)
         nb_entries = 2;
+    size_t nbuckets = 1;
+    while (nbuckets < nb_entries * 2)
+        nbuckets <<= 1;
     struct cache *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
+    size_t bytes;
     c->slots = calloc(nb_entries, sizeof(*c->slots));
-    if (!c->slots) {
-        free(c);
+    c->buckets = malloc(nbuckets * sizeof(*c->buckets));
+    c->mem = __builtin_mul_overflow(entry_size, nb_entries, &bytes) ? NULL : malloc(bytes);
+    if (!c->slots || !c->buckets || !c->mem) {
+        cache_free(c);
         return NULL;
     }
+    for (size_t i = 0; i < nbuckets; i++)
+        c->buckets[i] = NONE;
+    c->mask = nbuckets - 1;
     c->entry_size = entry_size;
     c->nb = nb_entries;
     c->ops = ops;
     c->opaque = opaque;
+    c->head = c->tail = NONE;
+    for (size_t i = 0; i < nb_entries; i++)
+        c->slots[i].next = i + 1 < nb_entries ? i + 1 : NONE;
+    c->free_head = 0;
     return c;
 }
 
@@ -48,8 +70,8 @@ void cache_free(struct cache *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < c->nb; i++)
-        free(c->slots[i].buf);
+    free(c->mem);
+    free(c->buckets);
     free(c->slots);
     free(c);
 }
@@ -59,8 +81,68 @@ size_t cache_entry_size(const struct cache *c)
     return c->entry_size;
 }
 
-static int write_back(struct cache *c, struct cache_slot *s)
+static uint8_t *buf_of(struct cache *c, size_t i)
 {
+    return c->mem + i * c->entry_size;
+}
+
+static size_t bucket_of(const struct cache *c, uint64_t off)
+{
+    uint64_t h = (off / c->entry_size) * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h >> 32) & c->mask;
+}
+
+static size_t find(struct cache *c, uint64_t off)
+{
+    for (size_t i = c->buckets[bucket_of(c, off)]; i != NONE; i = c->slots[i].hnext)
+        if (c->slots[i].off == off)
+            return i;
+    return NONE;
+}
+
+static void hash_remove(struct cache *c, size_t i)
+{
+    size_t *p = &c->buckets[bucket_of(c, c->slots[i].off)];
+    while (*p != i)
+        p = &c->slots[*p].hnext;
+    *p = c->slots[i].hnext;
+}
+
+static void lru_unlink(struct cache *c, size_t i)
+{
+    struct cache_slot *s = &c->slots[i];
+    if (s->prev != NONE)
+        c->slots[s->prev].next = s->next;
+    else
+        c->head = s->next;
+    if (s->next != NONE)
+        c->slots[s->next].prev = s->prev;
+    else
+        c->tail = s->prev;
+}
+
+static void lru_push_head(struct cache *c, size_t i)
+{
+    struct cache_slot *s = &c->slots[i];
+    s->prev = NONE;
+    s->next = c->head;
+    if (c->head != NONE)
+        c->slots[c->head].prev = i;
+    c->head = i;
+    if (c->tail == NONE)
+        c->tail = i;
+}
+
+static void set_dirty(struct cache *c, struct cache_slot *s, bool dirty)
+{
+    if (s->dirty != dirty)
+        c->ndirty += dirty ? 1 : (size_t)-1;
+    s->dirty = dirty;
+}
+
+static int write_back(struct cache *c, size_t i)
+{
+    struct cache_slot *s = &c->slots[i];
     if (!s->dirty)
         return 0;
     if (c->ops->before_write) {
@@ -68,74 +150,77 @@ static int write_back(struct cache *c, struct cache_slot *s)
         if (ret < 0)
             return ret;
     }
-    int ret = c->ops->write(c->opaque, s->off, s->buf, c->entry_size);
+    int ret = c->ops->write(c->opaque, s->off, buf_of(c, i), c->entry_size);
     if (ret == 0)
-        s->dirty = false;
+        set_dirty(c, s, false);
     return ret;
 }
 
-static struct cache_slot *find(struct cache *c, uint64_t off)
+/* Forget slot i (dropping unwritten changes) and put it on the free list. */
+static void release(struct cache *c, size_t i)
 {
-    for (size_t i = 0; i < c->nb; i++)
-        if (c->slots[i].stamp && c->slots[i].off == off)
-            return &c->slots[i];
-    return NULL;
+    struct cache_slot *s = &c->slots[i];
+    hash_remove(c, i);
+    lru_unlink(c, i);
+    set_dirty(c, s, false);
+    s->used = false;
+    s->pins = 0;
+    s->next = c->free_head;
+    c->free_head = i;
 }
 
-/* An empty slot, or the least recently used unpinned one written back. */
-static int victim(struct cache *c, struct cache_slot **out)
+/* An unused slot, or the least recently used unpinned one written back. */
+static int victim(struct cache *c, size_t *out)
 {
-    struct cache_slot *best = NULL;
-    for (size_t i = 0; i < c->nb; i++) {
-        struct cache_slot *s = &c->slots[i];
-        if (s->pins)
-            continue;
-        if (!s->stamp) {
-            best = s;
-            break;
-        }
-        if (!best || s->stamp < best->stamp)
-            best = s;
-    }
-    if (!best)
-        return -ENOMEM;
-    if (best->stamp) {
-        int ret = write_back(c, best);
+    if (c->free_head == NONE) {
+        size_t i = c->tail;
+        while (i != NONE && c->slots[i].pins)
+            i = c->slots[i].prev;
+        if (i == NONE)
+            return -ENOMEM;
+        int ret = write_back(c, i);
         if (ret < 0)
             return ret;
-        best->stamp = 0;
+        release(c, i);
     }
-    if (!best->buf) {
-        best->buf = malloc(c->entry_size);
-        if (!best->buf)
-            return -ENOMEM;
-    }
-    *out = best;
+    *out = c->free_head;
+    c->free_head = c->slots[*out].next;
     return 0;
 }
 
 static int get(struct cache *c, uint64_t off, void **out, bool read)
 {
-    struct cache_slot *s = find(c, off);
-    if (!s) {
-        int ret = victim(c, &s);
+    size_t i = find(c, off);
+    if (i == NONE) {
+        int ret = victim(c, &i);
         if (ret < 0)
             return ret;
+        struct cache_slot *s = &c->slots[i];
         if (read) {
-            ret = c->ops->read(c->opaque, off, s->buf, c->entry_size);
-            if (ret < 0)
+            ret = c->ops->read(c->opaque, off, buf_of(c, i), c->entry_size);
+            if (ret < 0) {
+                s->next = c->free_head;
+                c->free_head = i;
                 return ret;
+            }
         } else {
-            memset(s->buf, 0, c->entry_size);
+            memset(buf_of(c, i), 0, c->entry_size);
         }
         s->off = off;
+        s->used = true;
         s->dirty = false;
-    } else if (!read) {
-        memset(s->buf, 0, c->entry_size);
+        s->pins = 0;
+        size_t b = bucket_of(c, off);
+        s->hnext = c->buckets[b];
+        c->buckets[b] = i;
+    } else {
+        if (!read)
+            memset(buf_of(c, i), 0, c->entry_size);
+        lru_unlink(c, i);
     }
-    s->stamp = ++c->clock;
-    s->pins++;
-    *out = s->buf;
+    lru_push_head(c, i);
+    c->slots[i].pins++;
+    *out = buf_of(c, i);
     return 0;
 }
 
@@ -151,10 +236,11 @@ int cache_get_empty(struct cache *c, uint64_t off, void **out)
 
 static struct cache_slot *slot_of(struct cache *c, const void *buf)
 {
-    for (size_t i = 0; i < c->nb; i++)
-        if (c->slots[i].buf == buf && c->slots[i].stamp)
-            return &c->slots[i];
-    return NULL;
+    const uint8_t *p = buf;
+    if (p < c->mem || p >= c->mem + c->nb * c->entry_size)
+        return NULL;
+    struct cache_slot *s = &c->slots[(size_t)(p - c->mem) / c->entry_size];
+    return s->used ? s : NULL;
 }
 
 void cache_put(struct cache *c, void *buf)
@@ -168,16 +254,15 @@ void cache_mark_dirty(struct cache *c, void *buf)
 {
     struct cache_slot *s = slot_of(c, buf);
     if (s)
-        s->dirty = true;
+        set_dirty(c, s, true);
 }
 
 int cache_flush(struct cache *c)
 {
     int result = 0;
-    for (size_t i = 0; i < c->nb; i++) {
-        struct cache_slot *s = &c->slots[i];
-        if (s->stamp && s->dirty) {
-            int ret = write_back(c, s);
+    for (size_t i = 0; i < c->nb && c->ndirty; i++) {
+        if (c->slots[i].used && c->slots[i].dirty) {
+            int ret = write_back(c, i);
             if (ret < 0 && result == 0)
                 result = ret;
         }
@@ -187,19 +272,14 @@ int cache_flush(struct cache *c)
 
 void cache_drop(struct cache *c, uint64_t off)
 {
-    struct cache_slot *s = find(c, off);
-    if (s) {
-        s->stamp = 0;
-        s->dirty = false;
-        s->pins = 0;
-    }
+    size_t i = find(c, off);
+    if (i != NONE)
+        release(c, i);
 }
 
 void cache_clear(struct cache *c)
 {
-    for (size_t i = 0; i < c->nb; i++) {
-        c->slots[i].stamp = 0;
-        c->slots[i].dirty = false;
-        c->slots[i].pins = 0;
-    }
+    for (size_t i = 0; i < c->nb; i++)
+        if (c->slots[i].used)
+            release(c, i);
 }

@@ -128,6 +128,47 @@ static void test_flush_and_drop(void **state)
     cache_free(c);
 }
 
+/* A cache of many slots (as a 512-byte-cluster qcow2 has): every block read once while it
+ * stays, the least recently used evicted first, pinned blocks kept, a clean flush writes nothing. */
+static void test_many_slots_lru(void **state)
+{
+    struct backing_store b = { 0 };
+    for (int i = 0; i < 64; i++)
+        memset(b.data[i], i, ESIZE);
+    struct cache *c = cache_new(ESIZE, 48, &ops, &b);
+    uint8_t *p, *pinned;
+    assert_int_equal(cache_get(c, 5 * ESIZE, (void **)&pinned), 0); /* stays pinned */
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < 48; i++) {
+            if (i == 5)
+                continue;
+            assert_int_equal(cache_get(c, (uint64_t)i * ESIZE, (void **)&p), 0);
+            assert_int_equal(p[0], i);
+            cache_put(c, p);
+        }
+    assert_int_equal(b.reads, 48); /* the second round hit everywhere */
+    for (int i = 48; i < 64; i++) { /* evicts blocks 0..4 and 6..16, never the pinned 5 */
+        assert_int_equal(cache_get(c, (uint64_t)i * ESIZE, (void **)&p), 0);
+        cache_put(c, p);
+    }
+    assert_int_equal(b.reads, 64);
+    assert_int_equal(cache_get(c, 17 * ESIZE, (void **)&p), 0); /* still cached */
+    cache_put(c, p);
+    assert_int_equal(b.reads, 64);
+    assert_int_equal(cache_get(c, 0, (void **)&p), 0); /* evicted: read again */
+    cache_put(c, p);
+    assert_int_equal(b.reads, 65);
+    assert_int_equal(pinned[0], 5);
+    assert_int_equal(cache_flush(c), 0);
+    assert_int_equal(b.writes, 0);
+    cache_put(c, pinned);
+    cache_clear(c);
+    assert_int_equal(cache_get(c, 17 * ESIZE, (void **)&p), 0); /* cleared: read again */
+    cache_put(c, p);
+    assert_int_equal(b.reads, 66);
+    cache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +176,7 @@ int main(void)
         cmocka_unit_test(test_dirty_write_back),
         cmocka_unit_test(test_pinned_not_evicted),
         cmocka_unit_test(test_flush_and_drop),
+        cmocka_unit_test(test_many_slots_lru),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
