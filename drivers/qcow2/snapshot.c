@@ -312,7 +312,12 @@ static void free_old_table(struct qcow2 *s, uint64_t first, uint64_t last)
 {
     int ret = 0;
     for (uint64_t c = first; c <= last && ret == 0; c++) {
-        uint64_t rc;
+        uint64_t rc, idx = c >> s->rb_bits;
+        /* qemu first creates a missing refcount block, then restarts with EAGAIN */
+        if (idx >= s->rt_entries || !(s->rt[idx] & RT_OFFSET_MASK)) {
+            ret = -EAGAIN;
+            break;
+        }
         ret = qcow2_get_refcount(s, c, &rc);
         if (ret == 0 && rc == 0)
             ret = -EINVAL;
@@ -384,8 +389,18 @@ static int write_table(struct qcow2 *s, struct qcow2_snapshot *snaps, uint32_t c
             return (int)table;
         }
         if ((ret = qcow2_flush_metadata(s)) < 0 || (ret = node_flush(s->node->file)) < 0 ||
-            (ret = qcow2_pre_write_overlap_check(s, 0, (uint64_t)table, size)) < 0 ||
-            (ret = node_pwrite(s->node->file, (uint64_t)table, size, buf)) < 0)
+            (ret = qcow2_pre_write_overlap_check(s, 0, (uint64_t)table, size)) < 0)
+            goto out;
+        /* entry by entry, as qemu writes them: the padding between entries is left as it was */
+        uint64_t at = 0;
+        for (uint32_t i = 0; i < count && ret == 0; i++) {
+            at = (at + 7) & ~7ull;
+            uint64_t len = SN_HEADER + extra_len(&snaps[i]) + strlen(snaps[i].id) +
+                           strlen(snaps[i].name);
+            ret = node_pwrite(s->node->file, (uint64_t)table + at, len, buf + at);
+            at += len;
+        }
+        if (ret < 0)
             goto out;
     }
     if ((ret = node_flush(s->node->file)) < 0)

@@ -134,6 +134,17 @@ for cmd in "resize x.qcow2 128M" "snapshot -c s x.qcow2" "amend -o lazy_refcount
     same_fresh "cp ../lazy.qcow2 x.qcow2 && \$IMG $cmd; echo rc=\$?; $QEMU_IMG check x.qcow2"
 done
 
+# sn4k.qcow2: 4 KiB clusters, two snapshots; with 100 entries claimed, the rewritten snapshot
+# table lands on a freed data cluster, whose old bytes stay in the padding between entries
+"$QEMU_IMG" create -q -f qcow2 -o cluster_size=4k sn4k.qcow2 1M
+"$QEMU_IO" -c 'write -P 1 0 100k' sn4k.qcow2 >/dev/null
+"$QEMU_IMG" snapshot -c a sn4k.qcow2
+"$QEMU_IO" -c 'write -P 2 8k 20k' sn4k.qcow2 >/dev/null
+"$QEMU_IMG" snapshot -c b sn4k.qcow2
+"$QEMU_IO" -c 'write -P 3 40k 8k' sn4k.qcow2 >/dev/null
+damaged sn-padding sn4k 'hdr 60 4 100' 'rt 0 0x1d000' 'rc 22 0' 'snap 0 l1_offset 0'
+compare_check sn-padding.qcow2
+
 # a snapshot table rewrite whose new clusters land on metadata the broken refcounts left "free":
 # allocated and counted first, then refused by the overlap check, as qemu-img does
 compare_check sn-too-many.qcow2
