@@ -90,4 +90,11 @@ both sn.qcow2 compat=0.10 clean
 "$QEMU_IMG" convert -l s1 -O raw q.qcow2 q.s1.raw
 "$QEMU_IMG" convert -l s1 -O raw f.qcow2 f.s1.raw
 expect "downgraded snapshot content" cmp q.s1.raw f.s1.raw
+
+# encrypt.* on a legacy AES image: only LUKS options can be amended
+S='--object secret,id=s,data=secret123'
+"$QEMU_IMG" create -q -f qcow2 $S -o encrypt.format=aes,encrypt.key-secret=s aes.qcow2 1M
+same_fresh "cp ../aes.qcow2 t.qcow2 && \$IMG amend $S -o encrypt.new-secret=x t.qcow2"
+same_fresh "cp ../aes.qcow2 t.qcow2 && \$IMG amend $S -o encrypt.new-secret=x --image-opts \
+    driver=qcow2,file.filename=t.qcow2,encrypt.key-secret=s"
 finish
