@@ -12,7 +12,8 @@ FUSE2_TESTS = \
 	tests/fuse/clean-close.sh \
 	tests/fuse/cluster-cache.sh \
 	tests/fuse/sparse-tools.sh \
-	tests/fuse/loop-mount.sh
+	tests/fuse/loop-mount.sh \
+	tests/fuse/encrypted.sh
 TESTS += $(FUSE2_TESTS)
 EXTRA_DIST += $(FUSE2_TESTS)
 if HAVE_CMOCKA
