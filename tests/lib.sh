@@ -32,7 +32,7 @@ qemu_flaky() { grep -q "Unable to get accurate CPU usage" "$1"; }
 
 # Normalise program names so that qemu-img's and flatimg's messages compare equal.
 normalise() {
-    sed -e 's/^flatimg: /PROG: /' -e 's/^qemu-img: /PROG: /' \
+    sed -e 's/^flatimg:/PROG:/' -e 's/^qemu-img:/PROG:/' \
         -e "s/Try 'flatimg --help'/Try 'PROG --help'/" -e "s/Try 'qemu-img --help'/Try 'PROG --help'/" "$1"
 }
 

@@ -2,6 +2,7 @@
  * cmd_NAME() per subcommand (tools/cmd-NAME.c), exactly as qemu-img's main() does. */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,8 +80,42 @@ void help(void)
     exit(EXIT_SUCCESS);
 }
 
-/* -T/--trace: flatimg has no trace events; the option is validated and otherwise ignored. */
-static void trace_opt_parse(const char *arg)
+/* A trace pattern naming no event (flatimg has none) is warned about, as qemu does for an
+ * unknown event; patterns with wildcards match nothing silently, a leading '-' disables. */
+static void trace_check_pattern(const char *pattern, const char *file, unsigned line)
+{
+    if (pattern[0] == '-')
+        pattern++;
+    if (strpbrk(pattern, "*?"))
+        return;
+    if (file)
+        fprintf(stderr, "%s:%s:%u: warning: trace event '%s' does not exist\n", error_progname(),
+                file, line, pattern);
+    else
+        warn_report("trace event '%s' does not exist", pattern);
+}
+
+/* events=FILE: one pattern per line, blank lines and '#' comments skipped. */
+static void trace_read_events(const char *file)
+{
+    FILE *f = fopen(file, "r");
+    if (!f) {
+        fprintf(stderr, "%s:%s: %s\n", error_progname(), file, strerror(errno));
+        exit(EXIT_FAILURE);
+    }
+    char buf[1024];
+    for (unsigned line = 1; fgets(buf, sizeof(buf), f); line++) {
+        buf[strcspn(buf, "\n")] = '\0';
+        if (buf[0] && buf[0] != '#')
+            trace_check_pattern(buf, file, line);
+    }
+    fclose(f);
+}
+
+/* -T/--trace: flatimg has no trace events; the option is validated, the events file read and
+ * the log file opened as qemu-img (log backend) does; nothing is ever traced. Returns the log
+ * file name, if any, for the caller to open once the global options are parsed. */
+static char *trace_opt_parse(const char *arg)
 {
     struct opts *o = opts_new();
     struct error *err = NULL;
@@ -96,9 +131,25 @@ static void trace_opt_parse(const char *arg)
         }
     }
     const char *pattern = opts_get(o, "enable");
-    if (pattern && !strpbrk(pattern, "*?"))
-        warn_report("trace event '%s' does not exist", pattern);
+    if (pattern)
+        trace_check_pattern(pattern, NULL, 0);
+    const char *events = opts_get(o, "events");
+    if (events)
+        trace_read_events(events);
+    const char *file = opts_get(o, "file");
+    char *ret = file ? strdup(file) : NULL;
     opts_free(o);
+    return ret;
+}
+
+static void trace_open_file(const char *file)
+{
+    FILE *f = fopen(file, "w");
+    if (!f) {
+        error_report("Error opening logfile %s: %s", file, strerror(errno));
+        exit(EXIT_FAILURE);
+    }
+    fclose(f);
 }
 
 int main(int argc, char **argv)
@@ -113,6 +164,7 @@ int main(int argc, char **argv)
     if (argc < 2)
         error_exit("Not enough arguments");
     int c;
+    char *trace_file = NULL;
     while ((c = getopt_long(argc, argv, "+:hVT:", long_options, NULL)) != -1) {
         switch (c) {
         case ':':
@@ -127,9 +179,14 @@ int main(int argc, char **argv)
                    error_progname());
             return 0;
         case 'T':
-            trace_opt_parse(optarg);
+            free(trace_file);
+            trace_file = trace_opt_parse(optarg);
             break;
         }
+    }
+    if (trace_file) {
+        trace_open_file(trace_file);
+        free(trace_file);
     }
     if (optind >= argc)
         return 0;

@@ -41,4 +41,13 @@ same info --object secret,id=s0,data=@@,format=base64 a.raw
 same info --object secret,id=s0,data=YWJj,format=base64 a.raw
 same foo
 same -T bogus=1 info a.raw
+# -T/--trace: unknown events warned about (with the events file's line), wildcards silent,
+# missing events file and unwritable log file are errors
+printf 'foo\n# comment\n\nbar*\n-baz\n' >events
+same -T foo info a.raw
+same -T enable=-foo,events=events info a.raw
+same --trace 'enable=x*' info a.raw
+same -T events=nonexistent info a.raw
+same -T file=nonexistent/log info a.raw
+same -T file=trace.log info a.raw
 finish
