@@ -35,9 +35,10 @@ ops=(
 for entry in "${ops[@]}"; do
     op=${entry%%|*}
     ro=${entry#*|}
+    eval "args=($op)" # the words of op, '' kept as an empty argument
     mkchain
     t0=$(now_us)
-    eval "\"\$FLATIMG\" $op" >/dev/null 2>&1 || fail "$op without a kill"
+    "$FLATIMG" "${args[@]}" >/dev/null 2>&1 || fail "$op without a kill"
     span=$(($(now_us) - t0))
     [ "$span" -gt 0 ] || span=1000
     for i in 1 2 3 4 5 6 7 8; do
@@ -45,7 +46,8 @@ for entry in "${ops[@]}"; do
         before=$([ -n "$ro" ] && sums $ro)
         delay=$((RANDOM * 32768 + RANDOM))
         delay=$((delay % span))
-        eval "\"\$FLATIMG\" $op" >/dev/null 2>&1 &
+        # flatimg itself in the background (no subshell in between), so that the kill reaches it
+        "$FLATIMG" "${args[@]}" >/dev/null 2>&1 &
         pid=$!
         sleep "$(printf '%d.%06d' $((delay / 1000000)) $((delay % 1000000)))"
         kill -9 "$pid" 2>/dev/null
