@@ -1059,7 +1059,9 @@ static int check_locked(struct node *n, struct check_result *result, int fix)
     struct qcow2 *s = qcow2_state(n);
     struct check_result sres = { 0 }, rres = { 0 };
     memset(result, 0, sizeof(*result));
-    int ret = qcow2_flush_metadata(s);
+    /* the checks read L2 tables from the file: nothing of them may wait in the cache (qemu
+     * writes nothing else back here: refcount changes stay cached, as in qemu) */
+    int ret = cache_flush(s->l2_cache);
     if (ret < 0)
         return ret;
     cache_clear(s->l2_cache);
@@ -1085,15 +1087,18 @@ static int check_locked(struct node *n, struct check_result *result, int fix)
         sres.corruptions = 0;
     }
     add_result(result, &sres, false);
-    if (fix && !s->fatal_corruption && (ret = qcow2_flush_metadata(s)) < 0)
-        return ret;
-    if (fix && result->check_errors == 0 && result->corruptions == 0 &&
-        (s->incompat & (INCOMPAT_DIRTY | INCOMPAT_CORRUPT))) {
-        if ((ret = node_flush(n->file)) < 0)
+    if (!fix || result->check_errors || result->corruptions)
+        return 0;
+    /* qemu's qcow2_mark_clean (which flushes first) and qcow2_mark_consistent */
+    if (s->incompat & INCOMPAT_DIRTY) {
+        if ((ret = qcow2_flush_metadata(s)) < 0 || (ret = node_flush(n->file)) < 0)
             return ret;
         s->marked_dirty = false;
-        return qcow2_set_incompat(s, s->incompat & ~(INCOMPAT_DIRTY | INCOMPAT_CORRUPT));
+        if ((ret = qcow2_set_incompat(s, s->incompat & ~INCOMPAT_DIRTY)) < 0)
+            return ret;
     }
+    if (s->incompat & INCOMPAT_CORRUPT)
+        return qcow2_set_incompat(s, s->incompat & ~INCOMPAT_CORRUPT);
     return 0;
 }
 

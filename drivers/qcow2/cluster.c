@@ -29,7 +29,9 @@ int qcow2_l2_cache_read(void *opaque, uint64_t off, void *buf, size_t len)
 int qcow2_l2_cache_write(void *opaque, uint64_t off, const void *buf, size_t len)
 {
     struct qcow2 *s = opaque;
-    return node_pwrite(s->node->file, off, len, buf);
+    /* qemu's qcow2_cache_entry_flush: a table written back over other metadata is refused */
+    int ret = qcow2_pre_write_overlap_check(s, 1 << 2, off, len);
+    return ret < 0 ? ret : node_pwrite(s->node->file, off, len, buf);
 }
 
 int qcow2_l2_before_write(void *opaque)

@@ -23,7 +23,9 @@ int qcow2_rc_cache_read(void *opaque, uint64_t off, void *buf, size_t len)
 int qcow2_rc_cache_write(void *opaque, uint64_t off, const void *buf, size_t len)
 {
     struct qcow2 *s = opaque;
-    return node_pwrite(s->node->file, off, len, buf);
+    /* qemu's qcow2_cache_entry_flush: a table written back over other metadata is refused */
+    int ret = qcow2_pre_write_overlap_check(s, 1 << 4, off, len);
+    return ret < 0 ? ret : node_pwrite(s->node->file, off, len, buf);
 }
 
 uint64_t qcow2_refcount_get_entry(const struct qcow2 *s, const uint8_t *b, uint64_t i)
