@@ -11,7 +11,8 @@ QCOW2_TESTS = \
 	tests/cli/qcow2-snapshot.sh \
 	tests/cli/qcow2-map.sh \
 	tests/cli/qcow2-bitmap.sh \
-	tests/cli/qcow2-amend.sh
+	tests/cli/qcow2-amend.sh \
+	tests/cli/qcow2-alloc.sh
 TESTS += $(QCOW2_TESTS)
 EXTRA_DIST += $(QCOW2_TESTS) tests/cli/qcow2-lib.sh tests/cli/qcow2-bitmap-dump.py
 if HAVE_CMOCKA

@@ -176,6 +176,29 @@ static int ensure_block(struct qcow2 *s, uint64_t idx)
     return write_rt_entry(s, idx);
 }
 
+/* Create the refcount block of range idx at a free cluster of another range whose block exists.
+ * The cluster is counted (and the count on disk) before the block is written and the table
+ * points at it, so a crash leaks it at worst. After growing the table, the caller searches again. */
+static int place_block(struct qcow2 *s, uint64_t idx, uint64_t cluster)
+{
+    if (idx >= s->rt_entries)
+        return grow_table(s, idx + 1);
+    uint64_t boff = cluster << s->cluster_bits;
+    int ret = check_overlap(s, boff, s->cluster_size);
+    if (ret < 0 || (ret = qcow2_update_refcount(s, cluster, 1)) < 0 ||
+        (ret = cache_flush(s->rc_cache)) < 0 || (ret = node_flush(s->node->file)) < 0)
+        return ret;
+    uint8_t *b;
+    if ((ret = cache_get_empty(s->rc_cache, boff, (void **)&b)) < 0)
+        return ret;
+    ret = node_pwrite(s->node->file, boff, s->cluster_size, b);
+    cache_put(s->rc_cache, b);
+    if (ret < 0 || (ret = node_flush(s->node->file)) < 0)
+        return ret;
+    s->rt[idx] = boff;
+    return write_rt_entry(s, idx);
+}
+
 int qcow2_update_refcount(struct qcow2 *s, uint64_t cluster, int64_t delta)
 {
     uint64_t idx = cluster >> s->rb_bits;
@@ -189,7 +212,7 @@ int qcow2_update_refcount(struct qcow2 *s, uint64_t cluster, int64_t delta)
     uint64_t i = cluster & ((1ull << s->rb_bits) - 1);
     uint64_t v = qcow2_refcount_get_entry(s, b, i);
     if ((delta < 0 && v < (uint64_t)-delta) || (delta > 0 && refcount_max(s) - v < (uint64_t)delta)) {
-        ret = delta < 0 ? -EINVAL : -ERANGE;
+        ret = -EINVAL; /* qemu's update_refcount: underflow and overflow alike */
         goto out;
     }
     v += (uint64_t)delta;
@@ -243,18 +266,22 @@ int64_t qcow2_alloc_clusters(struct qcow2 *s, uint64_t count)
             if (rc)
                 start = c;
         }
-        /* the refcount blocks may have to be created first, and may land in the run */
+        /* The run's missing refcount blocks are created first, one per pass, and the search
+         * starts again since they take free clusters: the first range's block goes to its
+         * range's start (self-describing), the others to the run's first cluster. A block at
+         * its own range's start would cut every run longer than a range, forever. */
+        uint64_t first = start >> s->rb_bits;
         bool moved = false;
-        for (uint64_t idx = start >> s->rb_bits; idx <= (c - 1) >> s->rb_bits; idx++) {
+        for (uint64_t idx = first; idx <= (c - 1) >> s->rb_bits && !moved; idx++) {
             uint64_t boff;
             int ret = block_of(s, idx, &boff);
             if (ret < 0)
                 return ret;
-            if (!boff) {
-                if ((ret = ensure_block(s, idx)) < 0)
-                    return ret;
-                moved = true;
-            }
+            if (boff)
+                continue;
+            if ((ret = idx == first ? ensure_block(s, idx) : place_block(s, idx, start)) < 0)
+                return ret;
+            moved = true;
         }
         if (moved)
             continue;

@@ -272,7 +272,8 @@ static int update_snapshot_refcount(struct qcow2 *s, uint64_t *l1, uint32_t l1_s
 }
 
 /* Whether every cluster the active L1 references can take one more reference, so that a
- * snapshot never fails half-way through the refcount updates. */
+ * snapshot never fails half-way through the refcount updates (-EINVAL, as qemu reports an
+ * overflowing refcount, but without the clusters qemu leaks). */
 static int check_headroom(struct qcow2 *s)
 {
     uint64_t max = s->refcount_order == 6 ? UINT64_MAX : (1ull << s->refcount_bits) - 1;
@@ -284,7 +285,7 @@ static int check_headroom(struct qcow2 *s)
         if (ret < 0)
             return ret;
         if (rc >= max)
-            return -ERANGE;
+            return -EINVAL;
         uint8_t *t;
         if ((ret = cache_get(s->l2_cache, l2, (void **)&t)) < 0)
             return ret;
@@ -292,11 +293,11 @@ static int check_headroom(struct qcow2 *s)
             uint64_t e = get_be64(t + j * s->l2_entry_size);
             uint64_t host = (e & OFLAG_COMPRESSED) ? 0 : e & L2E_OFFSET_MASK;
             if ((e & OFLAG_COMPRESSED) && max < 8)
-                ret = -ERANGE; /* several compressed clusters may share a host cluster */
+                ret = -EINVAL; /* several compressed clusters may share a host cluster */
             if (host && !s->data_file_name) {
                 ret = qcow2_get_refcount(s, host >> s->cluster_bits, &rc);
                 if (ret == 0 && rc >= max)
-                    ret = -ERANGE;
+                    ret = -EINVAL;
             }
         }
         cache_put(s->l2_cache, t);
