@@ -619,7 +619,19 @@ static int write_whole_clusters(struct qcow2 *s, uint64_t off, uint64_t len, con
         ret = -ENOMEM;
         goto out;
     }
-    for (uint64_t k = 0; k < count; k++) {
+    /* one contiguous run, as qemu allocates the clusters of one request (same host layout);
+     * qcow2_alloc_clusters places missing refcount blocks at the start of their range, so a run
+     * as long as a range could never be found: those go cluster by cluster */
+    if (count < (1ull << s->rb_bits)) {
+        int64_t a = qcow2_alloc_clusters(s, count);
+        if (a < 0) {
+            ret = (int)a;
+            goto out;
+        }
+        for (uint64_t k = 0; k < count; k++)
+            hosts[k] = (uint64_t)a + k * cs;
+    }
+    for (uint64_t k = 0; k < count && count >= (1ull << s->rb_bits); k++) {
         int64_t a = qcow2_alloc_clusters(s, 1);
         if (a < 0) {
             ret = (int)a;
