@@ -31,6 +31,10 @@ tests_unit_test_human_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_file_LDADD = $(UNIT_LDADD)
 tests_unit_test_file_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 TESTS += tests/unit/test-opts tests/unit/test-json tests/unit/test-human tests/unit/test-file
+check_PROGRAMS += tests/unit/test-info
+tests_unit_test_info_LDADD = $(UNIT_LDADD)
+tests_unit_test_info_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+TESTS += tests/unit/test-info
 endif
 
 include tests/qcow2.mk
