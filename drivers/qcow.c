@@ -146,11 +146,7 @@ static int qcow_check_crypt(struct node *n, struct qcow_state *s, struct opts *o
     const char *id = opts_get(opts, "encrypt.key-secret");
     const uint8_t *pass;
     size_t pass_len;
-    if (!id) {
-        error_setg(errp, "Parameter 'encrypt.key-secret' is required for cipher");
-        return -EINVAL;
-    }
-    if (secret_lookup(id, &pass, &pass_len, errp) < 0)
+    if (secret_lookup_required("encrypt.key-secret", id, &pass, &pass_len, errp) < 0)
         return -EINVAL;
     if (!(s->crypt = malloc(sizeof(*s->crypt))))
         return -ENOMEM;
@@ -715,11 +711,8 @@ static int qcow_create_crypt(struct opts *opts, struct error **errp)
         error_setg(errp, "Parameter 'format' does not accept value '%s'", fmt);
         return -EINVAL;
     }
-    if (!id) {
-        error_setg(errp, "Parameter 'encrypt.key-secret' is required for cipher");
-        return -EINVAL;
-    }
-    return secret_lookup(id, &pass, &pass_len, errp) < 0 ? -EINVAL : 1;
+    int ret = secret_lookup_required("encrypt.key-secret", id, &pass, &pass_len, errp);
+    return ret < 0 ? ret : 1;
 }
 
 static int qcow_create(const char *filename, struct opts *opts, struct error **errp)

@@ -194,6 +194,16 @@ int secret_lookup(const char *id, const uint8_t **data, size_t *len, struct erro
     return -ENOENT;
 }
 
+int secret_lookup_required(const char *option, const char *id, const uint8_t **data, size_t *len,
+                           struct error **errp)
+{
+    if (!id) {
+        error_setg(errp, "Parameter '%s' is required for cipher", option);
+        return -EINVAL;
+    }
+    return secret_lookup(id, data, len, errp) < 0 ? -EINVAL : 0;
+}
+
 void object_clear_all(void)
 {
     for (size_t i = 0; i < nsecrets; i++) {

@@ -90,11 +90,7 @@ static int luks_open(struct node *n, struct opts *opts, struct error **errp)
         const char *id = opts_get(opts, "key-secret");
         const uint8_t *pass;
         size_t pass_len;
-        if (!id) {
-            error_setg(errp, "Parameter 'key-secret' is required for cipher");
-            return -EINVAL;
-        }
-        if (secret_lookup(id, &pass, &pass_len, errp) < 0)
+        if (secret_lookup_required("key-secret", id, &pass, &pass_len, errp) < 0)
             return -EINVAL;
         if ((ret = luks_unlock(&s->luks, pass, pass_len, read_file, n, errp)) < 0)
             return ret;
@@ -220,11 +216,7 @@ static int luks_measure(struct opts *opts, struct node *in, struct measure_info 
     if (ret < 0)
         return ret;
     const char *secret = opts_get(opts, "key-secret");
-    if (!secret) {
-        error_setg(errp, "Parameter 'key-secret' is required for cipher");
-        return -EINVAL;
-    }
-    if (secret_lookup(secret, &pass, &pass_len, errp) < 0)
+    if (secret_lookup_required("key-secret", secret, &pass, &pass_len, errp) < 0)
         return -EINVAL;
     out->required = out->fully_allocated = luks_payload_bytes(&params) + size;
     out->has_bitmaps = false;
@@ -253,11 +245,7 @@ static int luks_create(const char *filename, struct opts *opts, struct error **e
     int ret = luks_params_from_opts(opts, "", &params, errp);
     if (ret < 0)
         return ret;
-    if (!secret) {
-        error_setg(errp, "Parameter 'key-secret' is required for cipher");
-        return -EINVAL;
-    }
-    if (secret_lookup(secret, &pass, &pass_len, errp) < 0)
+    if (secret_lookup_required("key-secret", secret, &pass, &pass_len, errp) < 0)
         return -EINVAL;
     if ((ret = file_create(filename, 0, PREALLOC_OFF, errp)) < 0)
         return ret;

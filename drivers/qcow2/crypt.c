@@ -100,11 +100,7 @@ int qcow2_crypt_open(struct node *n, struct qcow2 *s, struct opts *opts, struct 
         return ret;
     const uint8_t *pass;
     size_t pass_len;
-    if (!id) {
-        error_setg(errp, "Parameter 'encrypt.key-secret' is required for cipher");
-        return -EINVAL;
-    }
-    if (secret_lookup(id, &pass, &pass_len, errp) < 0)
+    if (secret_lookup_required("encrypt.key-secret", id, &pass, &pass_len, errp) < 0)
         return -EINVAL;
     if (s->crypt_method == QCOW2_CRYPT_AES)
         sector_cipher_init_qcow_aes(&s->crypt->aes, pass, pass_len);
@@ -242,13 +238,7 @@ int qcow2_crypt_parse_create(struct opts *o, struct qcow2_crypt_params *p, struc
     }
     if (p->method == QCOW2_CRYPT_LUKS && luks_params_from_opts(o, "encrypt.", &p->luks, errp) < 0)
         return -EINVAL;
-    if (!id) {
-        error_setg(errp, "Parameter 'encrypt.key-secret' is required for cipher");
-        return -EINVAL;
-    }
-    if (secret_lookup(id, &p->pass, &p->pass_len, errp) < 0)
-        return -EINVAL;
-    return 0;
+    return secret_lookup_required("encrypt.key-secret", id, &p->pass, &p->pass_len, errp);
 }
 
 /* qemu's qcow2_set_up_encryption on the new, sized image: for LUKS a header (with slot 0 holding
