@@ -14,24 +14,63 @@
 #include "progress.h"
 #include "write-common.h"
 
-#define COPY_CHUNK (2ULL << 20)
+/* qemu's mirror job copies at most this much per request (MAX_IO_BYTES). */
+#define COPY_CHUNK (1ULL << 20)
 
-/* Copy every range allocated above base into base. */
-/* Bytes allocated above base: qemu's commit job counts its progress against them. */
-static uint64_t commit_total(struct node *top, struct node *base)
+/* qemu's commit is a mirror job: its progress counts the granules of a dirty bitmap (the base's
+ * cluster size clamped to 4k..64k, 64k without one) that the layers above the base allocate. */
+struct commit_progress {
+    uint64_t granularity, total, done, counted_end;
+};
+
+static uint64_t commit_granularity(struct node *base)
 {
-    uint64_t total = 0;
+    struct node_info info = { 0 };
+    uint64_t g = 65536;
+    if (base->drv->get_info && base->drv->get_info(base, &info, NULL) == 0 && info.cluster_size)
+        g = info.cluster_size < 4096 ? 4096 : info.cluster_size > 65536 ? 65536 : info.cluster_size;
+    if (info.format_specific)
+        json_object_put(info.format_specific);
+    return g;
+}
+
+/* Bytes of granules in [off, off + n) not counted yet (ranges arrive in increasing order). */
+static uint64_t granules_new(struct commit_progress *p, uint64_t off, uint64_t n)
+{
+    uint64_t start = off / p->granularity * p->granularity;
+    uint64_t end = (off + n + p->granularity - 1) / p->granularity * p->granularity;
+    if (start < p->counted_end)
+        start = p->counted_end;
+    if (end <= start)
+        return 0;
+    p->counted_end = end;
+    return end - start;
+}
+
+static void commit_progress_init(struct commit_progress *p, struct node *top, struct node *base)
+{
+    *p = (struct commit_progress){ .granularity = commit_granularity(base) };
     for (uint64_t off = 0; off < top->size;) {
         struct block_status bs;
         if (node_block_status_above(top, base, off, top->size - off, &bs, NULL) < 0 || !bs.len)
-            return 0; /* the copy reports the error */
+            break; /* the copy reports the error */
         if (bs.flags & BS_ALLOCATED)
-            total += bs.len;
+            p->total += granules_new(p, off, bs.len);
         off += bs.len;
     }
-    return total;
+    p->counted_end = 0;
 }
 
+/* qemu-img prints the job's progress each time its loop polls, which is once per I/O the job
+ * waits for when the thread pool is slow and at least once (a do-while) when it is fast:
+ * flatimg prints once per copied request, and once if there was none. */
+static void commit_progress_step(struct commit_progress *p, uint64_t off, uint64_t n)
+{
+    p->done += granules_new(p, off, n);
+    progress_print(p->total ? (float)p->done / (float)p->total * 100.f : 0.0f, 0);
+}
+
+/* Copy every range allocated above base into base. */
 static int commit_copy(struct node *top, struct node *base, struct rate_limit *rl,
                        struct error **errp)
 {
@@ -39,7 +78,9 @@ static int commit_copy(struct node *top, struct node *base, struct rate_limit *r
     if (!buf)
         abort();
     int ret = 0;
-    uint64_t size = top->size, total = commit_total(top, base);
+    uint64_t size = top->size;
+    struct commit_progress prog;
+    commit_progress_init(&prog, top, base);
     for (uint64_t off = 0; off < size;) {
         struct block_status bs;
         uint64_t want = size - off < COPY_CHUNK ? size - off : COPY_CHUNK;
@@ -66,11 +107,12 @@ static int commit_copy(struct node *top, struct node *base, struct rate_limit *r
             /* qemu's job speed: the copy takes at least bytes / rate */
             rate_limit_add(rl, n);
             rate_limit_wait(rl);
-            if (total)
-                progress_print(100.0f * (float)n / (float)total, 100);
+            commit_progress_step(&prog, off, n);
         }
         off += n;
     }
+    if (ret == 0 && !prog.done)
+        progress_print(0, 0);
     free(buf);
     return ret;
 }
