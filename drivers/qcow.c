@@ -632,9 +632,9 @@ static int qcow_pwrite_compressed(struct node *n, uint64_t off, uint64_t len, co
     uint64_t cs = s->cluster_size;
     if (s->crypt_method)
         return -ENOTSUP;
-    if (len == 0)
-        return 0; /* qemu's qcow leaves the file end as it is */
-    if ((off & (cs - 1)) || ((len & (cs - 1)) && off + len != n->size))
+    /* qemu's qcow takes whole clusters, or the short last one: convert's end-of-stream signal
+     * (len 0 at 0) fails with EINVAL, so qemu-img convert -c -O qcow exits 1 */
+    if ((off & (cs - 1)) || ((len & (cs - 1)) && off + len != n->size) || len == 0)
         return -EINVAL;
     uint8_t *in = malloc(cs), *out = malloc(cs);
     int ret = in && out ? 0 : -ENOMEM;

@@ -9,6 +9,7 @@ WRITE2_TESTS = \
 	tests/cli/bitmap-granularity.sh \
 	tests/cli/commit-progress.sh \
 	tests/cli/rebase-safe.sh \
-	tests/cli/create-file-protocol.sh
+	tests/cli/create-file-protocol.sh \
+	tests/cli/convert-qcow-compress.sh
 TESTS += $(WRITE2_TESTS)
 EXTRA_DIST += $(WRITE2_TESTS)

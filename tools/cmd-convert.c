@@ -47,6 +47,7 @@ struct convert {
     bool split_compress; /* compressed, with the target's compress_cluster */
     bool copy_range;     /* -C: offload data copies to copy_file_range where possible */
     bool compressed, has_zero_init, target_has_backing, target_is_new, wr_in_order, salvage, quiet;
+    bool keep_target; /* every byte was copied: qemu keeps the target whatever fails after */
     int64_t target_backing_size; /* -1: unknown */
     uint64_t min_sparse, buf_size, cluster_size, alignment;
     long workers;
@@ -431,8 +432,10 @@ static int convert_do_copy(struct convert *c)
         pthread_cond_destroy(&pool[i].turn);
     c->pool = NULL;
     c->pool_size = 0;
-    if (c->compressed && c->ret == 0)
+    if (c->compressed && c->ret == 0) {
+        c->keep_target = true;
         return node_pwrite_compressed(c->target, 0, 0, NULL); /* qemu's "signal EOF to align" */
+    }
     return c->ret;
 }
 
@@ -966,7 +969,7 @@ out:
     free(c.src);
     free(c.src_size);
     /* a target this run made must not stay behind half-written */
-    if (ret != 0 && !existed && !a.skip_create)
+    if (ret != 0 && !existed && !a.skip_create && !c.keep_target)
         unlink(out_filename);
 fail_getopt:
     free(a.options);

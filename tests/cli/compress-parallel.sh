@@ -15,8 +15,9 @@ for src in mixed sparse text; do
         check_target $src.raw f-$src-$t.qcow2
         sizes "$src $t" f-$src-$t.qcow2 q-$src-$t.qcow2
     done
-    "$FLATIMG" convert -c -m 4 -W -O qcow $src.raw f-$src.qcow || fail "convert $src qcow"
-    "$QEMU_IMG" convert -c -m 4 -W -O qcow $src.raw q-$src.qcow
+    "$FLATIMG" convert -c -m 4 -W -O qcow $src.raw f-$src.qcow; frc=$?
+    "$QEMU_IMG" convert -c -m 4 -W -O qcow $src.raw q-$src.qcow; qrc=$?
+    expect "$src qcow: exit code $frc as qemu-img's $qrc" test "$frc" = "$qrc"
     expect "compare $src qcow" "$QEMU_IMG" compare -q $src.raw f-$src.qcow
     sizes "$src qcow" f-$src.qcow q-$src.qcow
 done

@@ -6,8 +6,11 @@
 need_qemu
 make_sources
 for src in random text zeros sparse mixed; do
-    "$FLATIMG" convert -c -O qcow $src.raw f-$src.qcow || fail "convert $src"
-    "$QEMU_IMG" convert -c -O qcow $src.raw q-$src.qcow
+    # qemu's qcow refuses convert's end-of-stream signal: exit 1, silent, the target complete
+    "$FLATIMG" convert -c -O qcow $src.raw f-$src.qcow 2>f.err; frc=$?
+    "$QEMU_IMG" convert -c -O qcow $src.raw q-$src.qcow 2>q.err; qrc=$?
+    expect "$src: exit code $frc as qemu-img's $qrc, nothing printed" \
+        test "$frc" = "$qrc" -a ! -s f.err -a ! -s q.err
     expect "compare $src" "$QEMU_IMG" compare -q $src.raw f-$src.qcow
     sizes $src f-$src.qcow q-$src.qcow
     expect "$src: same bytes as qemu-img" cmp f-$src.qcow q-$src.qcow
