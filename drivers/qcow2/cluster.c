@@ -823,28 +823,36 @@ int qcow2_preallocate(struct qcow2 *s, uint64_t start, uint64_t end, uint64_t *h
     return qcow2_flush_metadata(s);
 }
 
-/* Full discard of whole clusters in [off, off+len) under the lock: entries become unallocated and
- * their clusters are freed (shrink). */
+/* Full discard of whole clusters in [off, off+len) under the lock (shrink), as qemu's
+ * qcow2_cluster_discard: each L2 table of the range is taken for writing first, so one that is
+ * shared or absent gets a fresh copy, as in qemu; entries become unallocated and their clusters
+ * are freed table by table (so later tables may reuse them, as in qemu). */
 int qcow2_drop_range(struct qcow2 *s, uint64_t off, uint64_t len)
 {
     int ret = 0;
-    for (uint64_t c = off; ret == 0 && c < off + len; c += s->cluster_size) {
+    uint64_t per_l1 = 1ull << (s->cluster_bits + s->l2_bits);
+    for (uint64_t c = off; ret == 0 && c < off + len;) {
         uint64_t l1_idx = c >> (s->cluster_bits + s->l2_bits);
-        uint64_t l2_idx = (c >> s->cluster_bits) & ((1ull << s->l2_bits) - 1);
-        if (l1_idx >= s->l1_size || !(s->l1[l1_idx] & L1E_OFFSET_MASK))
-            continue;
+        uint64_t stop = (l1_idx + 1) * per_l1 < off + len ? (l1_idx + 1) * per_l1 : off + len;
+        if (l1_idx >= s->l1_size)
+            break;
         uint64_t l2_off;
         uint8_t *t;
         if ((ret = qcow2_l2_for_write(s, l1_idx, &l2_off)) < 0 ||
             (ret = cache_get(s->l2_cache, l2_off, (void **)&t)) < 0)
             break;
-        uint64_t e = l2_get(s, t, l2_idx);
-        if (e || l2_bitmap(s, t, l2_idx)) {
-            ret = qcow2_free_entry(s, e);
-            memset(t + l2_idx * s->l2_entry_size, 0, s->l2_entry_size);
-            cache_mark_dirty(s->l2_cache, t);
+        for (; ret == 0 && c < stop; c += s->cluster_size) {
+            uint64_t l2_idx = (c >> s->cluster_bits) & ((1ull << s->l2_bits) - 1);
+            uint64_t e = l2_get(s, t, l2_idx);
+            if (e || l2_bitmap(s, t, l2_idx)) {
+                ret = qcow2_free_entry(s, e);
+                memset(t + l2_idx * s->l2_entry_size, 0, s->l2_entry_size);
+                cache_mark_dirty(s->l2_cache, t);
+            }
         }
         cache_put(s->l2_cache, t);
+        if (ret == 0)
+            ret = qcow2_flush_metadata(s);
     }
     return ret;
 }

@@ -204,6 +204,7 @@ static void qcow2_close(struct node *n)
     free(s->l1);
     free(s->rt);
     free(s->frees);
+    free(s->discards);
     qcow2_free_snapshots(s);
     qcow2_free_header(s);
     qcow2_crypt_close(s);
@@ -291,22 +292,33 @@ static int shrink(struct node *n, struct qcow2 *s, uint64_t size, struct error *
     uint64_t start = (size + cs - 1) / cs * cs;
     pthread_mutex_lock(&s->lock);
     int ret = s->incompat & INCOMPAT_CORRUPT ? -EIO : 0;
+    s->discard_frees = true;
     if (ret == 0 && start < n->size)
         ret = qcow2_drop_range(s, start, n->size - start);
     uint64_t keep = size / per_l1 + (size % per_l1 != 0);
+    if (ret == 0)
+        qcow2_process_discards(s);
+    /* qemu's qcow2_shrink_l1_table: the tail of the L1 table is zeroed in one write, then each
+     * L2 table it held is freed (and discarded) on its own */
+    if (ret == 0 && keep < s->l1_size) {
+        ret = node_pwrite_zeroes(n->file, s->l1_offset + keep * 8, (s->l1_size - keep) * 8, 0);
+        if (ret == 0)
+            ret = node_flush(n->file);
+    }
     for (uint64_t i = keep; ret == 0 && i < s->l1_size; i++) {
         uint64_t l2 = s->l1[i] & L1E_OFFSET_MASK;
+        s->l1[i] = 0;
         if (!l2)
             continue;
-        s->l1[i] = 0;
-        uint8_t b[8] = { 0 };
-        ret = node_pwrite(n->file, s->l1_offset + i * 8, 8, b);
         cache_drop(s->l2_cache, l2);
-        if (ret == 0)
-            ret = qcow2_free_later(s, l2, 1);
+        if ((ret = qcow2_free_later(s, l2, 1)) == 0 && (ret = qcow2_flush_metadata(s)) == 0)
+            qcow2_process_discards(s);
     }
     if (ret == 0)
         ret = qcow2_flush_metadata(s);
+    s->discard_frees = false;
+    if (ret == 0)
+        ret = qcow2_shrink_reftable(s);
     if (ret == 0) {
         uint8_t b[8];
         put_be64(b, size);

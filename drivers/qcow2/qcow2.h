@@ -162,10 +162,13 @@ struct qcow2 {
     uint64_t free_byte_offset;  /* where the next compressed cluster may go (0: a new cluster) */
     struct qcow2_pending_free *frees;
     size_t nb_frees, cap_frees;
+    struct qcow2_pending_free *discards; /* byte ranges to discard on the file (shrink) */
+    size_t nb_discards, cap_discards;
     bool marked_dirty;
     bool rc_unsynced;           /* refcount changes not yet behind a flush barrier */
     bool prealloc_checked, metadata_prealloc; /* qemu's metadata preallocation detection */
     bool writable;
+    bool discard_frees;         /* deferred frees that reach 0 are discarded on the file */
     bool alloc_skip_overlap;    /* the caller checks overlaps at write time, as qemu does */
     bool fatal_corruption;      /* corruption signalled on a writable image: like qemu, which
                                  * then drops the node, nothing more is flushed or checked */
@@ -218,6 +221,8 @@ int qcow2_update_refcount(struct qcow2 *s, uint64_t cluster, int64_t delta);
 int64_t qcow2_alloc_clusters(struct qcow2 *s, uint64_t count);
 /* Drop a reference once the metadata pointing at it is on disk (applied at the next flush). */
 int qcow2_free_later(struct qcow2 *s, uint64_t off, uint64_t count);
+int qcow2_shrink_reftable(struct qcow2 *s);
+void qcow2_process_discards(struct qcow2 *s);
 int qcow2_flush_metadata(struct qcow2 *s);
 /* Rebuild the refcount structures at 2^order bits per entry (amend refcount_bits). */
 int qcow2_change_refcount_order(struct qcow2 *s, uint32_t order, struct error **errp);

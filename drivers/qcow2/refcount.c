@@ -317,6 +317,49 @@ int qcow2_free_later(struct qcow2 *s, uint64_t off, uint64_t count)
     return 0;
 }
 
+/* qemu's update_refcount_discard: a freed range joins a queued one it touches. */
+static int queue_discard(struct qcow2 *s, uint64_t off, uint64_t len)
+{
+    for (size_t i = 0; i < s->nb_discards; i++) {
+        struct qcow2_pending_free *d = &s->discards[i];
+        if (off + len == d->off || d->off + d->count == off) {
+            d->off = off < d->off ? off : d->off;
+            d->count += len;
+            /* the grown range may now touch another one: merge it in */
+            for (size_t j = 0; j < s->nb_discards; j++) {
+                struct qcow2_pending_free *e = &s->discards[j];
+                if (j != i && (e->off + e->count == d->off || d->off + d->count == e->off)) {
+                    d->off = e->off < d->off ? e->off : d->off;
+                    d->count += e->count;
+                    *e = s->discards[--s->nb_discards];
+                    break;
+                }
+            }
+            return 0;
+        }
+    }
+    if (s->nb_discards == s->cap_discards) {
+        size_t cap = s->cap_discards ? s->cap_discards * 2 : 16;
+        struct qcow2_pending_free *d = realloc(s->discards, cap * sizeof(*d));
+        if (!d)
+            return -ENOMEM;
+        s->discards = d;
+        s->cap_discards = cap;
+    }
+    s->discards[s->nb_discards].off = off;
+    s->discards[s->nb_discards].count = len;
+    s->nb_discards++;
+    return 0;
+}
+
+/* The queued discards reach the file (advisory: failures are ignored, as in qemu). */
+void qcow2_process_discards(struct qcow2 *s)
+{
+    for (size_t i = 0; i < s->nb_discards; i++)
+        (void)node_discard(s->node->file, s->discards[i].off, s->discards[i].count);
+    s->nb_discards = 0;
+}
+
 /* Refcounts, then L2 tables, then the deferred frees: a crash at worst leaks clusters. */
 int qcow2_flush_metadata(struct qcow2 *s)
 {
@@ -326,8 +369,13 @@ int qcow2_flush_metadata(struct qcow2 *s)
     if (ret == 0 && s->nb_frees)
         ret = node_flush(s->node->file);
     for (size_t i = 0; ret == 0 && i < s->nb_frees; i++) {
-        for (uint64_t c = 0; c < s->frees[i].count && ret == 0; c++)
-            ret = qcow2_update_refcount(s, (s->frees[i].off >> s->cluster_bits) + c, -1);
+        for (uint64_t c = 0; c < s->frees[i].count && ret == 0; c++) {
+            uint64_t cl = (s->frees[i].off >> s->cluster_bits) + c, rc = 1;
+            ret = qcow2_update_refcount(s, cl, -1);
+            /* qemu's QCOW2_DISCARD_ALWAYS frees (shrink) reach the file as discards */
+            if (ret == 0 && s->discard_frees && qcow2_get_refcount(s, cl, &rc) == 0 && rc == 0)
+                ret = queue_discard(s, cl << s->cluster_bits, s->cluster_size);
+        }
     }
     if (ret == 0) {
         s->nb_frees = 0;
@@ -456,5 +504,64 @@ out:
     free(raw);
     if (ret < 0 && errp && !*errp)
         error_setg_errno(errp, -ret, "Could not change the refcount width");
+    return ret;
+}
+
+/* qemu's qcow2_shrink_reftable (after a shrink): a refcount block that counts nothing but itself
+ * is dropped from the table (the table is written whole first), then its own count is cleared in
+ * the block that covers it, and its cluster is discarded. */
+int qcow2_shrink_reftable(struct qcow2 *s)
+{
+    uint64_t cs = s->cluster_size;
+    bool *unused = calloc(s->rt_entries ? s->rt_entries : 1, sizeof(*unused));
+    uint8_t *raw = calloc(s->rt_clusters ? s->rt_clusters : 1, cs);
+    int ret = unused && raw ? 0 : -ENOMEM;
+    for (uint64_t i = 0; ret == 0 && i < s->rt_entries; i++) {
+        uint64_t boff;
+        if ((ret = block_of(s, i, &boff)) < 0 || !boff)
+            continue;
+        uint8_t *b;
+        if ((ret = cache_get(s->rc_cache, boff, (void **)&b)) < 0)
+            break;
+        uint64_t self = (boff >> s->cluster_bits) >> s->rb_bits == i
+                            ? (boff >> s->cluster_bits) & ((1ull << s->rb_bits) - 1) : UINT64_MAX;
+        bool zero = true;
+        for (uint64_t j = 0; zero && j < (1ull << s->rb_bits); j++)
+            zero = j == self || qcow2_refcount_get_entry(s, b, j) == 0;
+        cache_put(s->rc_cache, b);
+        unused[i] = zero;
+    }
+    if (ret < 0)
+        goto out;
+    for (uint64_t i = 0; i < s->rt_entries && i * 8 < (uint64_t)s->rt_clusters * cs; i++)
+        put_be64(raw + i * 8, unused[i] ? 0 : s->rt[i]);
+    if ((ret = node_pwrite(s->node->file, s->rt_offset, (uint64_t)s->rt_clusters * cs, raw)) < 0 ||
+        (ret = node_flush(s->node->file)) < 0)
+        goto out;
+    for (uint64_t i = 0; i < s->rt_entries; i++) {
+        if (!unused[i])
+            continue;
+        uint64_t boff = s->rt[i] & RT_OFFSET_MASK, cl = boff >> s->cluster_bits, cover;
+        if (ret == 0 && (ret = block_of(s, cl >> s->rb_bits, &cover)) == 0 && cover) {
+            uint8_t *b;
+            if ((ret = cache_get(s->rc_cache, cover, (void **)&b)) == 0) {
+                qcow2_refcount_set_entry(s, b, cl & ((1ull << s->rb_bits) - 1), 0);
+                cache_mark_dirty(s->rc_cache, b);
+                cache_put(s->rc_cache, b);
+            }
+            if (cl < s->free_cluster_index)
+                s->free_cluster_index = cl;
+        }
+        cache_drop(s->rc_cache, boff);
+        s->rt[i] = 0;
+        if (ret == 0)
+            ret = queue_discard(s, boff, cs);
+    }
+    if (ret == 0)
+        ret = cache_flush(s->rc_cache);
+    qcow2_process_discards(s);
+out:
+    free(unused);
+    free(raw);
     return ret;
 }
