@@ -1,14 +1,14 @@
 #!/bin/bash
 # Benchmark: flatimg vs qemu-img side by side in one run: convert qcow2->raw, raw->qcow2,
 # -c compressed, a 3-deep chain->raw, raw->raw, rebase (safe mode) and commit.
-# Usage: bench/convert.sh [path/to/flatimg] [size in MiB]; prints for each workload the best
-# wall time of 3 runs and the peak RSS (KiB) of each program, and the time ratio
-# flatimg/qemu-img (below 1 means flatimg is faster).
+# Usage: bench/convert.sh [path/to/flatimg] [size in MiB, default 1024]; prints for each workload
+# the best wall time (to the millisecond) of $RUNS runs (default 5) and the peak RSS (KiB) of each
+# program, and the time ratio flatimg/qemu-img (below 1 means flatimg is faster).
 set -u
 FLATIMG=${1:-tools/flatimg}
-MIB=${2:-256}
+MIB=${2:-1024}
 QEMU_IMG=${QEMU_IMG:-qemu-img}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 FLATIMG=$(readlink -f "$FLATIMG")
 QEMU_IMG=$(command -v "$QEMU_IMG")
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/flatimg-bench.XXXXXX")
@@ -43,17 +43,20 @@ workloads=(
 )
 
 measure() { # measure PREP PROG ARGS: "best-seconds max-rss-kib" over $RUNS runs
-    local prep=$1 best= rss=0
+    local prep=$1 best= rss=0 t0 t1 t m
     shift
     for _ in $(seq "$RUNS"); do
         bash -c "$prep" >/dev/null 2>&1
         sync
-        /usr/bin/time -f '%e %M' -o time.out "$@" >/dev/null 2>&1 || { echo fail; return; }
-        read -r t m <time.out
-        if [ -z "$best" ] || [ "$(echo "$t < $best" | bc)" = 1 ]; then best=$t; fi
+        t0=$(date +%s%N)
+        /usr/bin/time -f '%M' -o time.out "$@" >/dev/null 2>&1 || { echo fail; return; }
+        t1=$(date +%s%N)
+        t=$(( (t1 - t0) / 1000000 )) # ms: /usr/bin/time's %e has only 10 ms steps
+        read -r m <time.out
+        if [ -z "$best" ] || [ "$t" -lt "$best" ]; then best=$t; fi
         [ "$m" -gt "$rss" ] && rss=$m
     done
-    echo "$best $rss"
+    echo "$(echo "scale=3; $best / 1000" | bc -l) $rss"
 }
 
 printf '%-14s %9s %9s %7s %10s %10s\n' workload qemu-img flatimg ratio qemu-KiB flat-KiB
@@ -65,6 +68,6 @@ for w in "${workloads[@]}"; do
         printf '%-14s %9s %9s %7s\n' "$name" "$q" "$f" "-"
     else
         ratio=$(echo "scale=2; if ($q == 0) 0 else $f / $q" | bc -l)
-        printf '%-14s %9.2f %9.2f %7.2f %10s %10s\n' "$name" "$q" "$f" "$ratio" "$qm" "$fm"
+        printf '%-14s %9.3f %9.3f %7.2f %10s %10s\n' "$name" "$q" "$f" "$ratio" "$qm" "$fm"
     fi
 done

@@ -257,29 +257,116 @@ static void wake_next(struct convert *c)
     }
 }
 
-/* Take the next piece of work; false when there is none left or a worker failed. */
-static bool convert_next(struct convert *c, uint64_t *off, uint64_t *n, enum blk_status *status,
-                         int *src_idx, uint64_t *soff)
+/* One range of a piece: [off, off+n) of the target with one status, from src[src_idx] at soff;
+ * its data at buf + bpos. */
+struct range {
+    uint64_t off, n, soff, bpos;
+    enum blk_status status;
+    int src_idx;
+};
+
+#define PIECE_RANGES 32
+
+/* A worker's share of the copy: [start, end) of the target, of which the ranges listed need a
+ * write (together at most one buffer of data); the rest needs none (zeros on a target that reads
+ * as zeros, or what the target's backing file holds). A worker writes when the write order
+ * reaches `start` and passes it on at `end`. Gathering the small extents of a scattered image
+ * into one piece makes one hand-over between threads per buffer rather than per extent: waking
+ * a thread on another core costs more than copying a 256 KiB extent, so per-extent hand-overs
+ * would leave the second core idle. */
+struct piece {
+    uint64_t start, end;
+    int count;
+    struct range r[PIECE_RANGES];
+};
+
+static bool needs_no_write(const struct convert *c, enum blk_status status)
+{
+    return status == BLK_BACKING_FILE || (status == BLK_ZERO && c->min_sparse && c->has_zero_init);
+}
+
+static bool uses_buffer(const struct convert *c, enum blk_status status)
+{
+    return status == BLK_DATA || (status == BLK_ZERO && !c->min_sparse);
+}
+
+/* Take the next piece of work; false when there is none left or a worker failed. Lock held. */
+static bool convert_next(struct convert *c, struct piece *p)
 {
     if (c->ret || c->next_off >= c->total)
         return false;
-    int64_t len = convert_iteration(c, c->next_off);
-    if (len < 0) {
-        c->ret = (int)len;
-        wake_next(c);
-        return false;
+    /* a compressed cluster is prepared on its own, an offload copies one range, and --salvage
+     * warns of block status and read errors in turn, as qemu */
+    int max = c->split_compress || c->salvage || __atomic_load_n(&c->copy_range, __ATOMIC_RELAXED)
+                  ? 1 : PIECE_RANGES;
+    uint64_t buffered = 0;
+    p->start = c->next_off;
+    p->count = 0;
+    while (c->next_off < c->total && p->count < max) {
+        int64_t len = convert_iteration(c, c->next_off);
+        if (len < 0) {
+            c->ret = (int)len;
+            wake_next(c);
+            return false;
+        }
+        if (!needs_no_write(c, c->status)) {
+            bool buffered_range = uses_buffer(c, c->status);
+            if (buffered_range && buffered + (uint64_t)len > c->buf_size)
+                break; /* the next piece's (convert_iteration gives the same again) */
+            p->r[p->count++] = (struct range){
+                .off = c->next_off, .n = (uint64_t)len, .soff = c->next_off - c->src_cur_offset,
+                .bpos = buffered, .status = c->status, .src_idx = c->src_cur,
+            };
+            if (buffered_range) {
+                buffered += (uint64_t)len;
+                c->allocated_done += (uint64_t)len;
+                progress_print(100.0f * (float)c->allocated_done / (float)c->allocated, 0);
+            }
+        }
+        c->next_off += (uint64_t)len;
     }
-    *off = c->next_off;
-    *n = (uint64_t)len;
-    *status = c->status;
-    *src_idx = c->src_cur;
-    *soff = *off - c->src_cur_offset;
-    c->next_off += *n;
-    if (*status == BLK_DATA || (!c->min_sparse && *status == BLK_ZERO)) {
-        c->allocated_done += *n;
-        progress_print(100.0f * (float)c->allocated_done / (float)c->allocated, 0);
-    }
+    p->end = c->next_off;
     return true;
+}
+
+/* Read (or make) a range's data into the worker's buffer before its turn to write. */
+static int range_fill(struct convert *c, struct range *r, uint8_t *buf, bool offload)
+{
+    if (r->status == BLK_ZERO && !c->min_sparse) {
+        memset(buf, 0, r->n);
+        r->status = BLK_DATA;
+    } else if (r->status == BLK_DATA && !offload) {
+        int ret = convert_read(c, r->src_idx, r->soff, r->n, buf);
+        if (ret < 0) {
+            error_report("error while reading at byte %" PRIu64 ": %s", r->off, strerror(-ret));
+            return ret;
+        }
+    }
+    return 0;
+}
+
+/* Write a range in its turn: an offload (-C) first where it applies, then the normal way. */
+static int range_write(struct convert *c, struct range *r, uint8_t *buf, bool offload,
+                       const struct prepared *pc)
+{
+    uint64_t off = r->off, soff = r->soff, n = r->n;
+    if (offload) {
+        uint64_t copied = convert_copy_range(c, r->src_idx, soff, off, n);
+        off += copied;
+        soff += copied;
+        n -= copied;
+        int ret = n ? convert_read(c, r->src_idx, soff, n, buf) : 0;
+        if (ret < 0) {
+            error_report("error while reading at byte %" PRIu64 ": %s", off, strerror(-ret));
+            return ret;
+        }
+    }
+    if (!n)
+        return 0;
+    int ret = convert_write(c, off, n, r->status, buf, pc);
+    if (ret < 0)
+        error_report("error while writing at byte %" PRIu64 ": %s", off, strerror(-ret));
+    return ret;
 }
 
 static void *convert_worker(void *opaque)
@@ -288,71 +375,55 @@ static void *convert_worker(void *opaque)
     struct convert *c = w->c;
     uint8_t *buf = malloc(c->buf_size);
     struct prepared pc = { .out = c->split_compress ? malloc(c->cluster_size) : NULL };
-    if (!buf || (c->split_compress && !pc.out))
+    struct piece *p = malloc(sizeof(*p));
+    if (!buf || !p || (c->split_compress && !pc.out))
         abort();
     for (;;) {
-        uint64_t off, n, soff;
-        enum blk_status status;
-        int src_idx, ret = 0;
+        int ret = 0;
         pthread_mutex_lock(&c->lock);
-        bool more = convert_next(c, &off, &n, &status, &src_idx, &soff);
+        bool more = convert_next(c, p);
         pthread_mutex_unlock(&c->lock);
         if (!more)
             break;
-        bool offload = status == BLK_DATA && __atomic_load_n(&c->copy_range, __ATOMIC_RELAXED);
-        if (status == BLK_ZERO && !c->min_sparse) {
-            memset(buf, 0, n);
-            status = BLK_DATA;
-        } else if (offload) {
-            /* read at write time, for what the offload leaves */
-        } else if (status == BLK_DATA) {
-            ret = convert_read(c, src_idx, soff, n, buf);
-            if (ret < 0)
-                error_report("error while reading at byte %" PRIu64 ": %s", off, strerror(-ret));
-        }
+        bool offload = p->count == 1 && p->r[0].status == BLK_DATA &&
+                       __atomic_load_n(&c->copy_range, __ATOMIC_RELAXED);
+        for (int i = 0; i < p->count && ret == 0; i++)
+            ret = range_fill(c, &p->r[i], buf + p->r[i].bpos, offload);
         /* compress outside the write order, so that the workers compress in parallel */
         pc.ready = false;
-        if (ret == 0 && c->split_compress && status == BLK_DATA && n <= c->cluster_size &&
-            (!c->min_sparse || !buffer_is_zero(buf, n))) {
-            memset(buf + n, 0, c->cluster_size - n);
+        struct range *r0 = &p->r[0];
+        if (ret == 0 && p->count == 1 && c->split_compress && r0->status == BLK_DATA &&
+            r0->n <= c->cluster_size && (!c->min_sparse || !buffer_is_zero(buf, r0->n))) {
+            memset(buf + r0->n, 0, c->cluster_size - r0->n);
             pc.clen = node_compress_cluster(c->target, buf, pc.out);
             pc.ready = true;
             if (pc.clen < 0 && pc.clen != -ENOSPC) {
                 ret = (int)pc.clen;
-                error_report("error while writing at byte %" PRIu64 ": %s", off, strerror(-ret));
+                error_report("error while writing at byte %" PRIu64 ": %s", r0->off,
+                             strerror(-ret));
             }
         }
         pthread_mutex_lock(&c->lock);
-        w->wait_off = off;
+        w->wait_off = p->start;
         w->waiting = true;
-        while (ret == 0 && c->wr_in_order && c->wr_offs != off && !c->ret)
+        while (ret == 0 && c->wr_in_order && c->wr_offs != p->start && !c->ret)
             pthread_cond_wait(&w->turn, &c->lock);
         w->waiting = false;
         bool go = ret == 0 && !c->ret;
         pthread_mutex_unlock(&c->lock);
-        if (go && offload) {
-            uint64_t copied = convert_copy_range(c, src_idx, soff, off, n);
-            off += copied;
-            soff += copied;
-            n -= copied;
-            ret = n ? convert_read(c, src_idx, soff, n, buf) : 0;
-            if (ret < 0)
-                error_report("error while reading at byte %" PRIu64 ": %s", off, strerror(-ret));
+        for (int i = 0; go && i < p->count; i++) {
+            ret = range_write(c, &p->r[i], buf + p->r[i].bpos, offload, &pc);
             go = ret == 0;
-        }
-        if (go && n) {
-            ret = convert_write(c, off, n, status, buf, &pc);
-            if (ret < 0)
-                error_report("error while writing at byte %" PRIu64 ": %s", off, strerror(-ret));
         }
         pthread_mutex_lock(&c->lock);
         if (ret < 0 && !c->ret)
             c->ret = ret;
-        if (c->wr_offs < off + n)
-            c->wr_offs = off + n;
+        if (c->wr_offs < p->end)
+            c->wr_offs = p->end;
         wake_next(c);
         pthread_mutex_unlock(&c->lock);
     }
+    free(p);
     free(buf);
     free(pc.out);
     return NULL;
@@ -377,6 +448,23 @@ static bool convert_make_zero(struct convert *c)
         off += bs.len;
     }
     return true;
+}
+
+/* qemu's -m counts requests in flight, on coroutines. Here each is a thread: buffered I/O is the
+ * CPU's own work (copies to and from the page cache), as is compression, so threads beyond the
+ * CPUs only add switching and cache misses, and they are capped there (at 2, so that one reads
+ * while another writes); direct I/O waits on the device and keeps every one. */
+static long worker_threads(const struct convert *c)
+{
+    bool direct = c->target->flags & NODE_NOCACHE;
+    for (int i = 0; i < c->src_num; i++)
+        direct = direct || (c->src[i]->flags & NODE_NOCACHE);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (direct || c->workers <= 2)
+        return c->workers;
+    if (cpus < 2)
+        cpus = 2;
+    return c->workers < cpus ? c->workers : cpus;
 }
 
 static int convert_do_copy(struct convert *c)
@@ -410,6 +498,8 @@ static int convert_do_copy(struct convert *c)
      * that its warnings come in the same order */
     if (c->salvage)
         c->workers = 1;
+    else
+        c->workers = worker_threads(c);
     pthread_t tids[MAX_WORKERS];
     struct worker pool[MAX_WORKERS];
     long started = 0;

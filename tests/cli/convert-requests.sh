@@ -41,6 +41,27 @@ expect "extended_l2 file equals qemu-img's" cmp f-ext.qcow2 q-ext.qcow2
 "$FLATIMG" convert -n -f raw -O qcow2 big.raw over.qcow2 || fail "convert -n"
 check_target big.raw over.qcow2
 
+# A scattered image: many small extents, each worker's piece gathers several of them (and the
+# holes between) yet the writes stay in guest order, so the files equal qemu-img's; through -B
+# the ranges equal to the backing file are skipped inside pieces as well.
+truncate -s 64M scat.raw
+for i in $(seq 0 97); do
+    dd if=random.raw of=scat.raw bs=65536 seek=$(( (i * 37) % 1000 + (i % 3) )) count=$(( i % 4 + 1 )) \
+        conv=notrunc status=none
+done
+"$QEMU_IMG" convert -f raw -O qcow2 scat.raw q-scat.qcow2
+for m in 1 2 8 16; do
+    "$FLATIMG" convert -m $m -f raw -O qcow2 scat.raw f-scat-$m.qcow2 || fail "convert scattered -m $m"
+    expect "scattered -m $m: file equals qemu-img's" cmp f-scat-$m.qcow2 q-scat.qcow2
+    "$FLATIMG" convert -m $m -f qcow2 -O raw q-scat.qcow2 f-scat-$m.raw || fail "to raw -m $m"
+    expect "scattered qcow2->raw -m $m equals the source" cmp f-scat-$m.raw scat.raw
+done
+"$QEMU_IMG" create -q -f qcow2 -b scat.raw -F raw scat-top.qcow2
+"$QEMU_IO" -f qcow2 -c "write -P 9 1M 192k" -c "write -P 3 20M 64k" scat-top.qcow2 >/dev/null
+"$QEMU_IMG" convert -O qcow2 -B scat.raw -F raw scat-top.qcow2 q-scat-b.qcow2
+"$FLATIMG" convert -O qcow2 -B scat.raw -F raw scat-top.qcow2 f-scat-b.qcow2 || fail "convert -B"
+expect "-B over a scattered backing: file equals qemu-img's" cmp f-scat-b.qcow2 q-scat-b.qcow2
+
 for src in mixed text sparse; do
     for m in 1 4 8; do
         "$FLATIMG" convert -c -m $m -O qcow2 $src.raw f-$src-$m.qcow2 || fail "convert -c $src"
