@@ -13,3 +13,11 @@ WRITE2_TESTS = \
 	tests/cli/convert-qcow-compress.sh
 TESTS += $(WRITE2_TESTS)
 EXTRA_DIST += $(WRITE2_TESTS)
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test-pipeline
+tests_unit_test_pipeline_SOURCES = tests/unit/test-pipeline.c tools/pipeline.c
+tests_unit_test_pipeline_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tools
+tests_unit_test_pipeline_LDADD = $(UNIT_LDADD)
+tests_unit_test_pipeline_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+TESTS += tests/unit/test-pipeline
+endif

@@ -11,6 +11,7 @@
 #include "chain.h"
 #include "common.h"
 #include "file.h"
+#include "pipeline.h"
 #include "progress.h"
 #include "write-common.h"
 
@@ -70,17 +71,60 @@ static void commit_progress_step(struct commit_progress *p, uint64_t off, uint64
     progress_print(p->total ? (float)p->done / (float)p->total * 100.f : 0.0f, 0);
 }
 
+/* The copy runs as a pipeline: this thread finds the allocated ranges and reads them, a worker
+ * writes them into the base in the same order (so the base's layout is the sequential one) and
+ * accounts rate and progress. */
+#define COMMIT_SLOTS 4
+
+struct commit_slot {
+    uint64_t off, n;
+    bool zero;
+    uint8_t *buf;
+};
+
+struct commit_job {
+    struct node *base;
+    struct rate_limit *rl;
+    struct commit_progress *prog;
+    struct error *err;
+};
+
+static int commit_apply(void *opaque, void *slot_)
+{
+    struct commit_job *job = opaque;
+    struct commit_slot *slot = slot_;
+    int ret = slot->zero ? node_pwrite_zeroes(job->base, slot->off, slot->n, ZERO_MAY_UNMAP)
+                         : node_pwrite(job->base, slot->off, slot->n, slot->buf);
+    if (ret < 0) {
+        error_setg_errno(&job->err, -ret, "Could not commit data");
+        return ret;
+    }
+    /* qemu's job speed: the copy takes at least bytes / rate */
+    rate_limit_add(job->rl, slot->n);
+    rate_limit_wait(job->rl);
+    commit_progress_step(job->prog, slot->off, slot->n);
+    return 0;
+}
+
 /* Copy every range allocated above base into base. */
 static int commit_copy(struct node *top, struct node *base, struct rate_limit *rl,
                        struct error **errp)
 {
-    uint8_t *buf = malloc(COPY_CHUNK);
-    if (!buf)
-        abort();
-    int ret = 0;
-    uint64_t size = top->size;
+    struct commit_slot slots[COMMIT_SLOTS];
+    void *ring[COMMIT_SLOTS];
+    for (int i = 0; i < COMMIT_SLOTS; i++) {
+        slots[i].buf = malloc(COPY_CHUNK);
+        if (!slots[i].buf)
+            abort();
+        ring[i] = &slots[i];
+    }
     struct commit_progress prog;
     commit_progress_init(&prog, top, base);
+    struct commit_job job = { .base = base, .rl = rl, .prog = &prog };
+    struct pipeline *pl = pipeline_start(ring, COMMIT_SLOTS, commit_apply, &job);
+    struct error *err = NULL;
+    uint64_t size = top->size;
+    int ret = 0;
     for (uint64_t off = 0; off < size;) {
         struct block_status bs;
         uint64_t want = size - off < COPY_CHUNK ? size - off : COPY_CHUNK;
@@ -88,33 +132,38 @@ static int commit_copy(struct node *top, struct node *base, struct rate_limit *r
         if (ret == 0 && bs.len == 0)
             ret = -EIO;
         if (ret < 0) {
-            error_setg_errno(errp, -ret, "Could not read block status");
+            error_setg_errno(&err, -ret, "Could not read block status");
             break;
         }
-        uint64_t n = bs.len;
         if (bs.flags & BS_ALLOCATED) {
-            if (bs.flags & BS_ZERO) {
-                ret = node_pwrite_zeroes(base, off, n, ZERO_MAY_UNMAP);
-            } else {
-                ret = node_pread(top, off, n, buf);
-                if (ret == 0)
-                    ret = node_pwrite(base, off, n, buf);
-            }
-            if (ret < 0) {
-                error_setg_errno(errp, -ret, "Could not commit data");
+            struct commit_slot *slot = pipeline_get(pl);
+            if (!slot)
+                break;
+            *slot = (struct commit_slot){ off, bs.len, bs.flags & BS_ZERO, slot->buf };
+            if (!slot->zero && (ret = node_pread(top, off, bs.len, slot->buf)) < 0) {
+                error_setg_errno(&err, -ret, "Could not commit data");
                 break;
             }
-            /* qemu's job speed: the copy takes at least bytes / rate */
-            rate_limit_add(rl, n);
-            rate_limit_wait(rl);
-            commit_progress_step(&prog, off, n);
+            pipeline_put(pl);
         }
-        off += n;
+        off += bs.len;
     }
-    if (ret == 0 && !prog.done)
+    /* the worker's error comes from an earlier range than this thread's */
+    int wret = pipeline_finish(pl);
+    if (job.err) {
+        error_free(err);
+        err = job.err;
+        ret = wret;
+    }
+    if (!err && !prog.done)
         progress_print(0, 0);
-    free(buf);
-    return ret;
+    for (int i = 0; i < COMMIT_SLOTS; i++)
+        free(slots[i].buf);
+    if (err) {
+        error_propagate(errp, err);
+        return ret;
+    }
+    return 0;
 }
 
 /* Reopen the chain so that base is writable, commit, and empty the top. */

@@ -11,6 +11,7 @@
 #include "chain.h"
 #include "common.h"
 #include "file.h"
+#include "pipeline.h"
 #include "progress.h"
 #include "write-common.h"
 
@@ -20,6 +21,7 @@
 struct rebase {
     struct node *top, *old_backing, *new_backing, *prefix;
     bool new_backing_owned;
+    float local_progress; /* percent per IO_BUF_SIZE chunk, as qemu counts it */
 };
 
 /* qemu's compare_buffers: does the first sector differ, and how many bytes share that answer. */
@@ -38,14 +40,14 @@ static bool compare_buffers(const uint8_t *a, const uint8_t *b, uint64_t bytes, 
 }
 
 /* How much from off needs no action (allocated in the image, or unchanged since the prefix). */
-static int rebase_skip(struct rebase *r, uint64_t off, uint64_t *n)
+static int rebase_skip(struct rebase *r, uint64_t off, uint64_t *n, struct error **errp)
 {
     struct block_status bs;
     int ret = node_block_status(r->top, off, *n, &bs);
     if (ret == 0 && bs.len == 0)
         ret = -EIO;
     if (ret < 0) {
-        error_report("error while reading image metadata: %s", strerror(-ret));
+        error_setg(errp, "error while reading image metadata: %s", strerror(-ret));
         return ret;
     }
     *n = bs.len;
@@ -59,21 +61,65 @@ static int rebase_skip(struct rebase *r, uint64_t off, uint64_t *n)
     if (ret == 0 && bs.len == 0)
         return 0; /* past the end of the old backing file: compared, as qemu does */
     if (ret < 0) {
-        error_report("error while reading image metadata: %s", strerror(-ret));
+        error_setg(errp, "error while reading image metadata: %s", strerror(-ret));
         return ret;
     }
     *n = bs.len;
     return !(bs.flags & BS_ALLOCATED);
 }
 
-static int rebase_write_diff(struct rebase *r, uint64_t off, uint64_t n, const uint8_t *old,
-                             const uint8_t *new, bool old_is_zero)
+/* Clip n so that [off, off + n) does not cross the end of backing node b. */
+static void clip_to_backing(const struct node *b, uint64_t off, uint64_t *n)
 {
-    for (uint64_t done = 0; done < n;) {
+    uint64_t size = b ? b->size : 0;
+    if (off < size && off + *n > size)
+        *n = size - off;
+}
+
+/* Read one backing view: zeros past its end (qemu's buf_old_is_zero). */
+static int read_backing(struct node *b, uint64_t off, uint64_t n, uint8_t *buf, bool *zero,
+                        const char *which, struct error **errp)
+{
+    *zero = off >= (b ? b->size : 0);
+    if (*zero) {
+        memset(buf, 0, n);
+        return 0;
+    }
+    int ret = node_pread(b, off, n, buf);
+    if (ret < 0)
+        error_setg(errp, "error while reading from %s backing file", which);
+    return ret;
+}
+
+/* The copy runs as a pipeline: this thread finds the ranges to compare and reads the old backing
+ * view, a worker reads the new one, compares and writes what differs into the image in the same
+ * order (so the layout is the sequential one) and prints progress. Two slots: the buffers stay
+ * within what qemu-img holds. */
+#define REBASE_SLOTS 2
+
+struct rebase_slot {
+    uint64_t off, n;
+    bool old_zero;
+    uint8_t *old, *new;
+};
+
+static int rebase_apply(void *opaque, void *slot_)
+{
+    struct rebase *r = opaque;
+    struct rebase_slot *slot = slot_;
+    bool new_zero;
+    struct error *err = NULL;
+    int ret = read_backing(r->new_backing, slot->off, slot->n, slot->new, &new_zero, "new", &err);
+    if (ret < 0) {
+        error_report_err(err);
+        return ret;
+    }
+    for (uint64_t done = 0; done < slot->n;) {
         uint64_t pnum;
-        if (compare_buffers(old + done, new + done, n - done, &pnum)) {
-            int ret = old_is_zero ? node_pwrite_zeroes(r->top, off + done, pnum, 0)
-                                  : node_pwrite(r->top, off + done, pnum, old + done);
+        if (compare_buffers(slot->old + done, slot->new + done, slot->n - done, &pnum)) {
+            uint64_t off = slot->off + done;
+            ret = slot->old_zero ? node_pwrite_zeroes(r->top, off, pnum, 0)
+                               : node_pwrite(r->top, off, pnum, slot->old + done);
             if (ret < 0) {
                 error_report("Error while writing to COW image: %s", strerror(-ret));
                 return ret;
@@ -81,55 +127,60 @@ static int rebase_write_diff(struct rebase *r, uint64_t off, uint64_t n, const u
         }
         done += pnum;
     }
+    progress_print(r->local_progress, 100);
     return 0;
-}
-
-static int read_backing(struct node *b, uint64_t off, uint64_t *n, uint8_t *buf, bool *zero,
-                        const char *which)
-{
-    uint64_t size = b ? b->size : 0;
-    if (off >= size) {
-        memset(buf, 0, *n);
-        *zero = true;
-        return 0;
-    }
-    if (off + *n > size)
-        *n = size - off;
-    int ret = node_pread(b, off, *n, buf);
-    if (ret < 0)
-        error_report("error while reading from %s backing file", which);
-    return ret;
 }
 
 static int rebase_copy(struct rebase *r)
 {
-    uint8_t *old = malloc(IO_BUF_SIZE), *new = malloc(IO_BUF_SIZE);
-    if (!old || !new)
-        abort();
-    int ret = 0;
+    struct rebase_slot slots[REBASE_SLOTS];
+    void *ring[REBASE_SLOTS];
+    for (int i = 0; i < REBASE_SLOTS; i++) {
+        slots[i].old = malloc(IO_BUF_SIZE);
+        slots[i].new = malloc(IO_BUF_SIZE);
+        if (!slots[i].old || !slots[i].new)
+            abort();
+        ring[i] = &slots[i];
+    }
     uint64_t size = r->top->size;
-    float local = size ? 100.0f / (float)(size / (size < IO_BUF_SIZE ? size : IO_BUF_SIZE)) : 0;
+    r->local_progress = size ? 100.0f / (float)(size / (size < IO_BUF_SIZE ? size : IO_BUF_SIZE))
+                             : 0;
+    struct pipeline *pl = pipeline_start(ring, REBASE_SLOTS, rebase_apply, r);
+    struct error *err = NULL;
+    int ret = 0;
     for (uint64_t off = 0, n; off < size; off += n) {
         n = size - off < IO_BUF_SIZE ? size - off : IO_BUF_SIZE;
-        ret = rebase_skip(r, off, &n);
+        ret = rebase_skip(r, off, &n, &err);
         if (ret < 0)
             break;
         if (ret) {
             ret = 0;
             continue;
         }
-        bool old_zero = false, new_zero = false;
-        ret = read_backing(r->old_backing, off, &n, old, &old_zero, "old");
-        if (ret == 0)
-            ret = read_backing(r->new_backing, off, &n, new, &new_zero, "new");
-        if (ret == 0)
-            ret = rebase_write_diff(r, off, n, old, new, old_zero);
+        struct rebase_slot *slot = pipeline_get(pl);
+        if (!slot)
+            break;
+        clip_to_backing(r->old_backing, off, &n);
+        clip_to_backing(r->new_backing, off, &n);
+        slot->off = off;
+        slot->n = n;
+        ret = read_backing(r->old_backing, off, n, slot->old, &slot->old_zero, "old", &err);
         if (ret < 0)
             break;
-        progress_print(local, 100);
+        pipeline_put(pl);
     }
-    free(old);
-    free(new);
+    /* the worker reports its own error, which comes from an earlier range than this thread's */
+    int wret = pipeline_finish(pl);
+    if (wret < 0) {
+        error_free(err);
+        ret = wret;
+    } else if (err) {
+        error_report_err(err);
+    }
+    for (int i = 0; i < REBASE_SLOTS; i++) {
+        free(slots[i].old);
+        free(slots[i].new);
+    }
     return ret;
 }
 

@@ -6,6 +6,7 @@ tools_flatimg_SOURCES = %reldir%/main.c
 tools_flatimg_SOURCES += %reldir%/common.c %reldir%/common.h %reldir%/commands.h
 tools_flatimg_SOURCES += %reldir%/write-common.c %reldir%/write-common.h
 tools_flatimg_SOURCES += %reldir%/chain.c %reldir%/chain.h
+tools_flatimg_SOURCES += %reldir%/pipeline.c %reldir%/pipeline.h
 tools_flatimg_SOURCES += %reldir%/check-report.c %reldir%/check-report.h
 tools_flatimg_SOURCES += %reldir%/map-entry.c %reldir%/map-entry.h
 tools_flatimg_SOURCES += %reldir%/cmd-amend.c
