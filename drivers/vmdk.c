@@ -689,6 +689,9 @@ static int vmdk_open(struct node *n, struct opts *opts, struct error **errp)
     }
     if (ret == 0 && (ret = read_desc_fields(n)) < 0)
         error_setg_errno(errp, -ret, "Could not open '%s'", node_name(n));
+    /* extent files of their own become strict as the core makes n->file (node.h NODE_STRICT) */
+    for (int i = 0; ret == 0 && (n->flags & NODE_STRICT) && i < s->num_extents; i++)
+        s->extents[i].file->flags |= NODE_STRICT;
     return ret;
 }
 
@@ -813,14 +816,25 @@ static int read_compressed(struct extent *e, uint64_t host, uint64_t in, uint64_
 {
     uint64_t cluster_bytes = e->cluster_sectors * 512, buf_len = 2 * cluster_bytes;
     uint8_t *cbuf = malloc(buf_len), *ubuf = malloc(cluster_bytes);
-    int ret = cbuf && ubuf ? node_pread(e->file, host, buf_len, cbuf) : -ENOMEM;
+    int ret = cbuf && ubuf ? 0 : -ENOMEM;
+    /* qemu reads two grains' worth whatever the grain's size: the last grain of a stream ends
+     * before that, and what lies past the file's end reads as zeros here on purpose */
+    uint64_t fsize = e->file->size, avail = host < fsize ? fsize - host : 0;
+    if (avail > buf_len)
+        avail = buf_len;
+    if (ret == 0 && (ret = node_check_pointer(e->file, host, 512, 0, "a compressed grain")) == 0)
+        ret = node_pread(e->file, host, avail, cbuf);
     if (ret < 0)
         goto out;
+    memset(cbuf + avail, 0, buf_len - avail);
     const uint8_t *data = cbuf;
     uint64_t data_len = buf_len;
     if (e->has_marker) {
         data = cbuf + 12; /* lba (8), size (4) */
         data_len = get_le32(cbuf + 8);
+        if (data_len <= buf_len - 12 &&
+            (ret = node_check_pointer(e->file, host, 12 + data_len, 0, "a compressed grain")) < 0)
+            goto out;
     }
     uLongf ulen = cluster_bytes;
     if (!data_len || data_len > buf_len ||

@@ -187,6 +187,8 @@ static int open_flags(const struct config *c, int *flags)
     }
     if (c->force_share)
         *flags |= NODE_FORCE_SHARE;
+    /* corrupt pointers give EIO rather than qemu's zeros (-o salvage zeroes what gave EIO) */
+    *flags |= NODE_STRICT;
     if (c->salvage)
         *flags |= NODE_SALVAGE;
     if (c->cache && cache_mode_parse(c->cache, flags) < 0) {
@@ -579,6 +581,9 @@ int main(int argc, char **argv)
     int ret = 1;
 
     error_set_progname(argv[0]);
+    /* what the drivers find corrupt is logged: on stderr until run() knows where the log goes */
+    fs.log_stderr = true;
+    error_set_log_handler(fs_core_log, &fs);
     /* libfuse allocates each read's 1 MiB reply buffer: keep those in the heap for reuse rather
      * than mmap'ing fresh pages that the kernel must fault in and pin anew on every request */
     mallopt(M_MMAP_THRESHOLD, 8 << 20);

@@ -76,6 +76,8 @@ extern const struct fuse_operations flatimgfs_ops;
 
 /* "flatimgfs: ..." on stderr in the foreground, syslog otherwise. */
 void fs_log(const struct fs *fs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The core's log handler (error_set_log_handler): corrupt regions the drivers find. */
+void fs_core_log(void *fs, const char *msg);
 /* Free the handles the kernel did not release before the unmount (RELEASE is asynchronous). */
 void fs_free_handles(struct fs *fs);
 /* The cluster cache of small reads (ops.c): set up by fs_init, freed at close. */

@@ -60,6 +60,15 @@ void fs_log(const struct fs *fs, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Set while salvage retries a range that gave EIO piece by piece: the reason was logged once. */
+static __thread bool core_log_quiet;
+
+void fs_core_log(void *fs, const char *msg)
+{
+    if (!core_log_quiet)
+        fs_log(fs, "%s", msg);
+}
+
 void fs_read_partitions(struct fs *fs)
 {
     struct partition parts[PART_MAX];
@@ -516,9 +525,9 @@ static int salvage_read(struct fs *fs, struct node *n, uint64_t off, uint64_t le
 
 /* A read-only mount reads through block status: ranges that read as zeros through the whole chain
  * are zero-filled here, without a read of a hole or a walk down the layers, and the data ranges
- * are read in runs. A data range that block status places past the end of its file is a corrupt
- * pointer (a format driver, like qemu's, reads it as zeros): -EIO, logged. Read-only only: on a rw
- * mount a concurrent write may map a range before the file grows under it. */
+ * are read in runs (under NODE_STRICT, data placed past the end of its file stays data in block
+ * status, so its read gives the file's EIO). Read-only only: on a rw mount a concurrent write may
+ * change the status of a range between the query and the read. */
 static int read_by_status(struct fs *fs, struct node *n, uint64_t off, uint64_t len, uint8_t *buf)
 {
     uint64_t run = off, end = off + len; /* [run, off): data not read yet */
@@ -531,16 +540,8 @@ static int read_by_status(struct fs *fs, struct node *n, uint64_t off, uint64_t 
             bs.len = end - off;
             bs.flags = BS_ZERO;
         }
-        uint64_t l = bs.len < end - off ? bs.len : end - off, hend;
-        bool zero = (bs.flags & BS_ZERO) != 0;
-        if (!zero && (bs.flags & BS_DATA) && (bs.flags & BS_OFFSET_VALID) && bs.file &&
-            (__builtin_add_overflow(bs.offset, l, &hend) || hend > bs.file->size)) {
-            fs_log(fs, "corrupt image: the data of [%" PRIu64 ", +%" PRIu64 ") of '%s' lies at "
-                   "offset %" PRIu64 ", past the end of '%s' (%" PRIu64 " bytes)", off, l,
-                   node_name(n), bs.offset, node_name(bs.file), bs.file->size);
-            return -EIO;
-        }
-        if (zero) {
+        uint64_t l = bs.len < end - off ? bs.len : end - off;
+        if (bs.flags & BS_ZERO) {
             if (off > run && (ret = node_pread(n, run, off - run, buf + (run - (end - len)))) < 0)
                 return ret;
             memset(buf + (off - (end - len)), 0, l);
@@ -556,8 +557,12 @@ static int read_by_status(struct fs *fs, struct node *n, uint64_t off, uint64_t 
 static int checked_read(struct fs *fs, struct node *n, uint64_t off, uint64_t len, uint8_t *buf)
 {
     int ret = fs->rw ? node_pread(n, off, len, buf) : read_by_status(fs, n, off, len, buf);
-    if (ret == -EIO && fs->salvage)
-        return salvage_read(fs, n, off, len, buf);
+    if (ret == -EIO && fs->salvage) {
+        core_log_quiet = true; /* the failed read logged the reason; salvage logs what it zeroes */
+        ret = salvage_read(fs, n, off, len, buf);
+        core_log_quiet = false;
+        return ret;
+    }
     if (ret < 0)
         fs_log(fs, "read of %" PRIu64 " bytes at offset %" PRIu64 " of '%s' failed: %s", len, off,
                node_name(n), strerror(-ret));

@@ -13,8 +13,10 @@ struct error {
     char *hint; /* printed after the message by error_report_err, as qemu does */
 };
 
-/* The one process-wide setting besides the driver registry: written once in main(). */
+/* The process-wide settings besides the driver registry: written once in main(). */
 static const char *progname = "flatimg";
+static void (*log_handler)(void *opaque, const char *msg);
+static void *log_opaque;
 
 static char *vformat(const char *fmt, va_list ap)
 {
@@ -151,6 +153,25 @@ void warn_report(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+void error_set_log_handler(void (*fn)(void *opaque, const char *msg), void *opaque)
+{
+    log_handler = fn;
+    log_opaque = opaque;
+}
+
+void log_message(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = vformat(fmt, ap);
+    va_end(ap);
+    if (log_handler)
+        log_handler(log_opaque, msg);
+    else
+        warn_report("%s", msg);
+    free(msg);
 }
 
 void error_report_err(struct error *err)

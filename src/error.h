@@ -33,6 +33,11 @@ void error_report(const char *fmt, ...) PRINTF_FMT(1, 2);
 void error_vreport(const char *fmt, va_list ap);
 /* "prog: warning: message\n" on stderr. */
 void warn_report(const char *fmt, ...) PRINTF_FMT(1, 2);
+/* Messages for a long-running program's log (flatimgfs sends them to syslog, or stderr with -f
+ * or -d): log_message hands the text to the handler set once at start-up, or prints it as a
+ * warning when there is none. */
+void error_set_log_handler(void (*fn)(void *opaque, const char *msg), void *opaque);
+void log_message(const char *fmt, ...) PRINTF_FMT(1, 2);
 /* Print an error as error_report does, then free it. */
 void error_report_err(struct error *err);
 

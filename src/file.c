@@ -306,9 +306,35 @@ out:
     return ret;
 }
 
+static uint64_t round_up_sector(uint64_t size)
+{
+    return size > UINT64_MAX - 511 ? UINT64_MAX : (size + 511) / 512 * 512;
+}
+
+bool file_node_past_end(const struct node *f, uint64_t off, uint64_t len, uint64_t *size)
+{
+    uint64_t end;
+    *size = f->size;
+    if (__builtin_add_overflow(off, len, &end))
+        return true;
+    if (end <= round_up_sector(*size))
+        return false;
+    struct stat sb;
+    if (f->drv != &driver_file || st(f)->is_block || fstat(st(f)->fd, &sb) < 0)
+        return true;
+    *size = (uint64_t)sb.st_size;
+    return end > round_up_sector(*size);
+}
+
 static int file_pread(struct node *n, uint64_t off, uint64_t len, void *buf)
 {
     struct file_state *s = st(n);
+    uint64_t size;
+    if ((n->flags & NODE_STRICT) && file_node_past_end(n, off, len, &size)) {
+        log_message("corrupt image: a read of %" PRIu64 " bytes at offset %" PRIu64 " of '%s' "
+                    "reaches past its end (%" PRIu64 " bytes)", len, off, n->filename, size);
+        return -EIO;
+    }
     if (s->direct && !is_aligned(off, len, buf))
         return direct_bounce(s, off, len, buf, NULL);
     uint64_t got = 0;

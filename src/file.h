@@ -28,6 +28,11 @@ int cache_mode_parse(const char *mode, int *flags);
  * it (qemu's storage-child permissions). */
 int file_node_lock_for_format(struct node *f, struct error **errp);
 
+/* Whether [off, off + len) reaches past the end of file node f rounded up to a whole sector (the
+ * zero tail of a last partial sector is part of the file); the size is asked of the file itself
+ * when f->size says so, as another thread may just have grown it. *size gets the size. */
+bool file_node_past_end(const struct node *f, uint64_t off, uint64_t len, uint64_t *size);
+
 /* File descriptor behind a file node (for fstat and the like); -1 for other nodes. */
 int file_node_fd(const struct node *n);
 

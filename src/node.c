@@ -4,6 +4,7 @@
 #include "node.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,6 +327,8 @@ static struct node *open_chain(const char *filename, const char *fmt, const stru
     if (drv && (drv->flags & DRV_PROTOCOL)) {
         opts_del(o, "driver");
         n = open_protocol(filename, o, flags, errp);
+        if (n && (flags & NODE_STRICT))
+            n->flags |= NODE_STRICT; /* nothing of its own to read at open */
         opts_free(o);
         return n;
     }
@@ -405,6 +408,9 @@ static struct node *open_chain(const char *filename, const char *fmt, const stru
         n = NULL;
         goto fail;
     }
+    /* the driver read its header and tables as qemu does; from now on the file is strict */
+    if (flags & NODE_STRICT)
+        n->file->flags |= NODE_STRICT;
     /* like qemu, a format node's length is counted in whole 512-byte sectors */
     if (n->size % 512 && n->size <= INT64_MAX - 511)
         n->size = (n->size + 511) / 512 * 512;
@@ -682,6 +688,25 @@ int node_file_pread(struct node *n, uint64_t off, uint64_t len, void *buf)
     return node_pread(n->file, off, len, buf);
 }
 
+int node_check_pointer(struct node *file, uint64_t off, uint64_t len, uint64_t header,
+                       const char *what)
+{
+    if (!(file->flags & NODE_STRICT))
+        return 0;
+    uint64_t size;
+    if (off < header) {
+        log_message("corrupt image: %s at offset %" PRIu64 " of '%s' lies in its header (the first "
+                    "%" PRIu64 " bytes)", what, off, node_name(file), header);
+        return -EIO;
+    }
+    if (file_node_past_end(file, off, len, &size)) {
+        log_message("corrupt image: %s at offset %" PRIu64 " (%" PRIu64 " bytes) of '%s' lies past "
+                    "its end (%" PRIu64 " bytes)", what, off, len, node_name(file), size);
+        return -EIO;
+    }
+    return 0;
+}
+
 /* ---- block status ---- */
 
 int node_block_status(struct node *n, uint64_t off, uint64_t len, struct block_status *out)
@@ -746,7 +771,9 @@ int node_block_status(struct node *n, uint64_t off, uint64_t len, struct block_s
         struct block_status fs;
         ret = node_block_status(out->file, out->offset, out->len, &fs);
         if (ret == 0) {
-            if ((fs.flags & BS_EOF) && (!fs.len || (fs.flags & BS_ZERO))) {
+            if ((fs.flags & BS_EOF) && !fs.len && (n->flags & NODE_STRICT)) {
+                /* data placed past the end of the file: a read gives EIO, not zeros */
+            } else if ((fs.flags & BS_EOF) && (!fs.len || (fs.flags & BS_ZERO))) {
                 out->flags |= BS_ZERO;
             } else {
                 out->len = fs.len;

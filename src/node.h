@@ -27,6 +27,10 @@ enum {
     NODE_SALVAGE = 1 << 9,       /* corrupt regions read as zeros instead of EIO */
     NODE_GROWABLE = 1 << 10,     /* writes past the end grow the node (protocol nodes) */
     NODE_CHECK = 1 << 11,        /* opened by check (qemu's BDRV_O_CHECK): leave repairs to it */
+    /* The mount (unless -o salvage): once the image is open, a read of the file past its end
+     * (rounded up to a whole sector) and a table or data pointer aimed at the format's header give
+     * EIO, logged, where qemu reads zeros or the header bytes (see node_check_pointer). */
+    NODE_STRICT = 1 << 12,
 };
 
 /* block_status flags, qemu's BDRV_BLOCK_* semantics. */
@@ -243,5 +247,14 @@ static inline const char *node_name(const struct node *n)
 
 /* Helpers for drivers. */
 int node_file_pread(struct node *n, uint64_t off, uint64_t len, void *buf);
+
+/* Before a format driver follows a pointer read from its image into the file node `file` (a
+ * table, a data block, a compressed cluster) at [off, off + len): once the image is open under
+ * NODE_STRICT, -EIO with a logged message (`what` names the pointer) when the range starts inside
+ * [0, header) (the header, where the format never puts a table or data) or reaches past the end
+ * of the file rounded up to a whole sector; 0 otherwise, and always 0 without NODE_STRICT (qemu
+ * reads the header bytes, and zeros past the end). */
+int node_check_pointer(struct node *file, uint64_t off, uint64_t len, uint64_t header,
+                       const char *what);
 
 #endif

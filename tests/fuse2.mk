@@ -13,9 +13,11 @@ FUSE2_TESTS = \
 	tests/fuse/cluster-cache.sh \
 	tests/fuse/sparse-tools.sh \
 	tests/fuse/loop-mount.sh \
-	tests/fuse/encrypted.sh
+	tests/fuse/encrypted.sh \
+	tests/fuse/corrupt-qcow2.sh \
+	tests/fuse/corrupt-formats.sh
 TESTS += $(FUSE2_TESTS)
-EXTRA_DIST += $(FUSE2_TESTS)
+EXTRA_DIST += $(FUSE2_TESTS) tests/fuse/lib-corrupt.sh
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test-readpool
 tests_unit_test_readpool_SOURCES = tests/unit/test-readpool.c fuse/readpool.c

@@ -210,6 +210,25 @@ int qcow2_pre_write_overlap_check(struct qcow2 *s, int ign, uint64_t off, uint64
     return -EIO;
 }
 
+int qcow2_l2_read_check(struct qcow2 *s, uint64_t off, uint64_t len)
+{
+    static const char *const names[] = {
+        "its header", "the active L1 table", "an active L2 table", "the refcount table",
+        "a refcount block", "the snapshot table", "an inactive L1 table", "an inactive L2 table",
+        "the bitmap directory",
+    };
+    struct node *f = s->node->file;
+    if (!(f->flags & NODE_STRICT))
+        return 0;
+    int k = overlap_kind(s, OL_ACTIVE_L2, off, len);
+    if (k) {
+        log_message("corrupt image: an L2 table at offset %" PRIu64 " of '%s' lies on %s", off,
+                    node_name(f), names[__builtin_ctz((unsigned)k)]);
+        return -EIO;
+    }
+    return node_check_pointer(f, off, len, 0, "an L2 table");
+}
+
 static int write_sync(struct qcow2 *s, uint64_t off, uint64_t len, const void *buf)
 {
     int ret = node_pwrite(s->node->file, off, len, buf);

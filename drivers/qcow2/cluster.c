@@ -23,7 +23,8 @@ int qcow2_l2_cache_read(void *opaque, uint64_t off, void *buf, size_t len)
     struct qcow2 *s = opaque;
     if (off > QCOW2_MAX_IO_OFFSET - len)
         return -EIO; /* qemu's block layer refuses requests beyond its maximum length */
-    return node_pread(s->node->file, off, len, buf);
+    int ret = qcow2_l2_read_check(s, off, len);
+    return ret < 0 ? ret : node_pread(s->node->file, off, len, buf);
 }
 
 int qcow2_l2_cache_write(void *opaque, uint64_t off, const void *buf, size_t len)
@@ -221,6 +222,11 @@ int qcow2_read_compressed(struct qcow2 *s, uint64_t e, uint8_t *out)
     uint64_t nsec = ((e >> shift) & ((1ull << (s->cluster_bits - 8)) - 1)) + 1;
     uint64_t csize = nsec * 512 - (coff & 511);
     uint64_t fsize = s->node->file->size;
+    /* the descriptor's last sector may end past the file's end; more than that, or a cluster in
+     * the header, is corrupt under NODE_STRICT */
+    int ret = node_check_pointer(s->node->file, coff, csize, s->cluster_size, "a compressed cluster");
+    if (ret < 0)
+        return ret;
     if (coff >= fsize)
         return -EIO;
     if (csize > fsize - coff)
@@ -228,7 +234,7 @@ int qcow2_read_compressed(struct qcow2 *s, uint64_t e, uint8_t *out)
     uint8_t *in = malloc(csize);
     if (!in)
         return -ENOMEM;
-    int ret = node_pread(s->node->file, coff, csize, in);
+    ret = node_pread(s->node->file, coff, csize, in);
     if (ret == 0) {
         if (s->compression_type == COMPRESSION_ZLIB)
             ret = inflate_zlib(in, csize, out, s->cluster_size);

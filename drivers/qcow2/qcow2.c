@@ -131,7 +131,7 @@ static int open_data_file(struct node *n, struct qcow2 *s, struct opts *opts, st
     if (n->flags & NODE_NO_IO)
         return 0;
     int flags = n->flags & (NODE_RDWR | NODE_FORCE_SHARE | NODE_NOCACHE | NODE_NO_FLUSH |
-                            NODE_NO_LOCK | NODE_WRITETHROUGH);
+                            NODE_NO_LOCK | NODE_WRITETHROUGH | NODE_STRICT);
     struct node *d = node_open(name, "file", NULL, flags, errp);
     if (!d)
         return -EIO;

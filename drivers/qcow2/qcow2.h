@@ -307,5 +307,9 @@ int qcow2_repair_dirty(struct node *n);
 /* qemu's qcow2_pre_write_overlap_check with its default checks ("cached"): a write of [off,
  * off+size) over metadata not masked by ign (QCOW2_OL_* bits) marks the image corrupt: -EIO. */
 int qcow2_pre_write_overlap_check(struct qcow2 *s, int ign, uint64_t off, uint64_t size);
+/* Under NODE_STRICT (the mount), before an L2 table is read from the file: one that lies on the
+ * header or on other metadata (qemu's overlap checks, applied to the read), or past the end of the
+ * file, gives -EIO, logged; qemu would read it as a table. */
+int qcow2_l2_read_check(struct qcow2 *s, uint64_t off, uint64_t len);
 
 #endif
