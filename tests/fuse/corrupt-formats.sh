@@ -1,7 +1,7 @@
 #!/bin/sh
 # Table and data pointers past the end of the file give EIO through ro and rw mounts of the other
 # formats too, with a line in the -d log, where qemu reads zeros: a qcow L2 table, a vmdk grain
-# table, a vdi block. The rest of the image reads, -o salvage reads zeros there, and flatimg
+# table, a vdi block, a parallels cluster. The rest of the image reads, -o salvage reads zeros there, and flatimg
 # convert still does what qemu-img convert does.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/fuse/lib-fuse.sh"
@@ -30,4 +30,9 @@ check_corrupt "vmdk: grain table past the end" vmdk gt-eof.vmdk 0 $((40 * M)) 63
 $QEMU_IMG convert -O vdi src.raw block-eof.vdi
 put_le32 block-eof.vdi "$(le32 block-eof.vdi 340)" 63
 check_corrupt "vdi: block past the end" vdi block-eof.vdi 0 $((40 * M)) 63
+
+# parallels (1 MiB clusters; the BAT starts at byte 64, in clusters): cluster 0 at 1 TiB
+$QEMU_IMG convert -O parallels src.raw bat-eof.parallels
+put_le32 bat-eof.parallels 64 $((0x100000))
+check_corrupt "parallels: cluster past the end" parallels bat-eof.parallels 0 $((40 * M)) 63
 finish
