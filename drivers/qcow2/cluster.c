@@ -829,6 +829,37 @@ int qcow2_preallocate(struct qcow2 *s, uint64_t start, uint64_t end, uint64_t *h
     return qcow2_flush_metadata(s);
 }
 
+/* Map `count` clusters from guest cluster c on to the host clusters from `host` on (falloc/full
+ * growth, qemu's qcow2_alloc_cluster_link_l2 without copy-on-write): the extended L2 bitmaps stay
+ * as they are, a cluster mapped before is freed (qemu drops the old head cluster's data too). */
+int qcow2_link_range(struct qcow2 *s, uint64_t c, uint64_t host, uint64_t count)
+{
+    uint64_t per_l2 = 1ull << s->l2_bits;
+    while (count) {
+        uint64_t l1_idx = c >> s->l2_bits, l2_idx = c & (per_l2 - 1);
+        uint64_t n = per_l2 - l2_idx < count ? per_l2 - l2_idx : count;
+        uint64_t l2_off;
+        uint8_t *t;
+        int ret = qcow2_l2_for_write(s, l1_idx, &l2_off);
+        if (ret < 0 || (ret = cache_get(s->l2_cache, l2_off, (void **)&t)) < 0)
+            return ret;
+        for (uint64_t i = 0; ret == 0 && i < n; i++) {
+            uint64_t e = l2_get(s, t, l2_idx + i);
+            if (e)
+                ret = qcow2_free_entry(s, e);
+            put_be64(t + (l2_idx + i) * s->l2_entry_size, (host + i * s->cluster_size) | OFLAG_COPIED);
+        }
+        cache_mark_dirty(s->l2_cache, t);
+        cache_put(s->l2_cache, t);
+        if (ret < 0)
+            return ret;
+        c += n;
+        host += n * s->cluster_size;
+        count -= n;
+    }
+    return qcow2_flush_metadata(s);
+}
+
 /* Full discard of whole clusters in [off, off+len) under the lock (shrink), as qemu's
  * qcow2_cluster_discard: each L2 table of the range is taken for writing first, so one that is
  * shared or absent gets a fresh copy, as in qemu; entries become unallocated and their clusters

@@ -267,9 +267,50 @@ static int qcow2_get_info(struct node *n, struct node_info *info, struct error *
     return 0;
 }
 
+/* qemu's falloc/full growth without a data file: new refcount structures (a new table always)
+ * after the last used cluster, sized for the new data and L2 tables, then the data clusters in one
+ * run after them, the file grown over them with the mode, then the L2 entries. */
+static int preallocate_file(struct node *n, struct qcow2 *s, uint64_t old, uint64_t size,
+                            enum prealloc prealloc, struct error **errp)
+{
+    uint64_t cs = s->cluster_size, fsize = n->file->size;
+    uint64_t end = (fsize + cs - 1) / cs, rc = 0;
+    int ret = 0;
+    while (end > 0 && (ret = qcow2_get_refcount(s, end - 1, &rc)) == 0 && rc == 0)
+        end--;
+    if (ret < 0)
+        return ret;
+    uint64_t old_file = end ? end * cs : (fsize + cs - 1) / cs * cs;
+    uint64_t first = old / cs, nb_data = (size + cs - 1) / cs - first;
+    uint64_t nb_l2 = (nb_data + (cs / s->l2_entry_size) - 1) / (cs / s->l2_entry_size) + 1;
+    int64_t start = qcow2_refcount_area(s, old_file, nb_data + nb_l2);
+    if (start < 0) {
+        error_setg_errno(errp, (int)-start, "Failed to resize refcount structures");
+        return (int)start;
+    }
+    int64_t got = qcow2_alloc_clusters_at(s, (uint64_t)start, nb_data);
+    if (got >= 0 && (uint64_t)got != nb_data)
+        got = -EIO;
+    if (got < 0 || (ret = cache_flush(s->rc_cache)) < 0) {
+        error_setg_errno(errp, got < 0 ? (int)-got : -ret, "Failed to allocate data clusters");
+        return got < 0 ? (int)got : ret;
+    }
+    ret = node_truncate(n->file, (uint64_t)start + nb_data * cs, false, prealloc, errp);
+    if (ret < 0) {
+        error_prepend(errp, "Failed to resize underlying file: ");
+        return ret;
+    }
+    ret = qcow2_link_range(s, first, (uint64_t)start, nb_data);
+    if (ret < 0)
+        error_setg_errno(errp, -ret, "Failed to update L2 tables");
+    return ret;
+}
+
 static int preallocate(struct node *n, struct qcow2 *s, uint64_t old, uint64_t size,
                        enum prealloc prealloc, struct error **errp)
 {
+    if (prealloc != PREALLOC_METADATA && !s->data_file_name)
+        return preallocate_file(n, s, old, size, prealloc, errp);
     uint64_t host_end;
     int ret = qcow2_preallocate(s, old, size, &host_end);
     if (ret < 0) {
@@ -384,6 +425,9 @@ static int grow(struct node *n, struct qcow2 *s, uint64_t size, enum prealloc pr
     uint64_t per_l1 = 1ull << (s->cluster_bits + s->l2_bits);
     pthread_mutex_lock(&s->lock);
     int ret = qcow2_grow_l1(s, size / per_l1 + (size % per_l1 != 0));
+    /* qemu frees the old L1 table at once: the preallocation below may reuse its clusters */
+    if (ret == 0)
+        ret = qcow2_flush_metadata(s);
     if (ret == 0) {
         uint8_t b[8];
         put_be64(b, size);
@@ -397,8 +441,8 @@ static int grow(struct node *n, struct qcow2 *s, uint64_t size, enum prealloc pr
     if (ret == 0 && prealloc != PREALLOC_OFF)
         ret = preallocate(n, s, old, size, prealloc, errp);
     pthread_mutex_unlock(&s->lock);
-    if (ret < 0)
-        error_setg_errno(errp, ret, "Failed to grow the L1 table");
+    if (ret < 0 && !(errp && *errp))
+        error_setg_errno(errp, -ret, "Failed to grow the L1 table");
     return ret;
 }
 

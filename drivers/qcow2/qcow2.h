@@ -201,6 +201,7 @@ int qcow2_grow_l1(struct qcow2 *s, uint64_t min_size);
 int qcow2_drop_range(struct qcow2 *s, uint64_t off, uint64_t len);
 int qcow2_l2_for_write(struct qcow2 *s, uint64_t l1_idx, uint64_t *l2_off);
 int qcow2_preallocate(struct qcow2 *s, uint64_t start, uint64_t end, uint64_t *host_end);
+int qcow2_link_range(struct qcow2 *s, uint64_t c, uint64_t host, uint64_t count);
 int qcow2_read_compressed(struct qcow2 *s, uint64_t l2_entry, uint8_t *out);
 int qcow2_l2_cache_read(void *opaque, uint64_t off, void *buf, size_t len);
 int qcow2_l2_cache_write(void *opaque, uint64_t off, const void *buf, size_t len);
@@ -222,6 +223,8 @@ int64_t qcow2_alloc_clusters(struct qcow2 *s, uint64_t count);
 /* Drop a reference once the metadata pointing at it is on disk (applied at the next flush). */
 int qcow2_free_later(struct qcow2 *s, uint64_t off, uint64_t count);
 int qcow2_shrink_reftable(struct qcow2 *s);
+int64_t qcow2_refcount_area(struct qcow2 *s, uint64_t start, uint64_t additional);
+int64_t qcow2_alloc_clusters_at(struct qcow2 *s, uint64_t off, uint64_t n);
 void qcow2_process_discards(struct qcow2 *s);
 int qcow2_flush_metadata(struct qcow2 *s);
 /* Rebuild the refcount structures at 2^order bits per entry (amend refcount_bits). */

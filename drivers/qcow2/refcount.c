@@ -565,3 +565,115 @@ out:
     free(raw);
     return ret;
 }
+
+/* qemu's qcow2_refcount_metadata_size: the refcount blocks needed to count `clusters` clusters
+ * plus themselves and their table (the fixed point of that recursion). */
+static uint64_t refblocks_for(const struct qcow2 *s, uint64_t clusters)
+{
+    uint64_t per_table = s->cluster_size / 8, per_block = (s->cluster_size * 8) >> s->refcount_order;
+    uint64_t table = 0, blocks = 0, n = 0, last;
+    do {
+        last = n;
+        blocks = (clusters + table + blocks + per_block - 1) / per_block;
+        table = (blocks + per_table - 1) / per_table;
+        n = clusters + blocks + table;
+    } while (n != last);
+    return blocks;
+}
+
+/* qemu's qcow2_refcount_area (exact size): a new refcount table, and the refcount blocks missing
+ * to cover the file up to start + additional clusters, written at start (blocks, then the table),
+ * all counted; the old table is freed. Returns the offset after them. */
+int64_t qcow2_refcount_area(struct qcow2 *s, uint64_t start, uint64_t additional)
+{
+    uint64_t cs = s->cluster_size, per_block = 1ull << s->rb_bits;
+    uint64_t total = refblocks_for(s, start / cs + additional);
+    uint64_t table_size = (total + cs / 8 - 1) / (cs / 8) * (cs / 8);
+    if (total * 8 > QCOW2_MAX_RT_BYTES || table_size * 8 > QCOW2_MAX_RT_BYTES)
+        return -EFBIG;
+    uint64_t table_clusters = table_size * 8 / cs, area_index = (start / cs) / per_block;
+    uint64_t *nt = calloc(table_size, 8);
+    uint8_t *raw = calloc(table_size, 8);
+    int ret = nt && raw ? 0 : -ENOMEM;
+    if (ret < 0)
+        goto out;
+    uint64_t max_used = 0;
+    for (uint64_t i = 0; i < s->rt_entries; i++)
+        if (s->rt[i] & RT_OFFSET_MASK)
+            max_used = i;
+    /* entries past the new table can only cover empty space (the caller's guarantee) */
+    memcpy(nt, s->rt, (table_size > max_used ? max_used + 1 : table_size) * 8);
+    uint64_t missing = 0;
+    for (uint64_t i = area_index; i < total; i++)
+        missing += !nt[i];
+    uint64_t table_off = start + missing * cs, end = table_off + table_clusters * cs;
+    uint64_t block_off = start;
+    for (uint64_t i = area_index; ret == 0 && i < total; i++) {
+        uint8_t *b;
+        if (nt[i] & (cs - 1)) {
+            ret = -EIO;
+            break;
+        }
+        if (nt[i]) {
+            ret = cache_get(s->rc_cache, nt[i] & RT_OFFSET_MASK, (void **)&b);
+        } else if ((ret = cache_get_empty(s->rc_cache, block_off, (void **)&b)) == 0) {
+            nt[i] = block_off;
+            block_off += cs;
+        }
+        if (ret < 0)
+            break;
+        uint64_t first = i * per_block * cs;
+        if (first < end) {
+            uint64_t j = first < start ? (start - first) / cs : 0;
+            uint64_t stop = (end - first) / cs < per_block ? (end - first) / cs : per_block;
+            for (; j < stop; j++)
+                qcow2_refcount_set_entry(s, b, j, 1);
+        }
+        cache_mark_dirty(s->rc_cache, b);
+        cache_put(s->rc_cache, b);
+    }
+    if (ret < 0 || (ret = cache_flush(s->rc_cache)) < 0)
+        goto out;
+    for (uint64_t i = 0; i < table_size; i++)
+        put_be64(raw + i * 8, nt[i]);
+    if ((ret = node_pwrite(s->node->file, table_off, table_size * 8, raw)) < 0 ||
+        (ret = node_flush(s->node->file)) < 0)
+        goto out;
+    uint8_t h[12];
+    put_be64(h, table_off);
+    put_be32(h + 8, (uint32_t)table_clusters);
+    if ((ret = node_pwrite(s->node->file, 48, 12, h)) < 0 || (ret = node_flush(s->node->file)) < 0)
+        goto out;
+    uint64_t old = s->rt_offset, old_clusters = s->rt_clusters;
+    free(s->rt);
+    s->rt = nt;
+    nt = NULL;
+    s->rt_entries = table_size;
+    s->rt_offset = table_off;
+    s->rt_clusters = (uint32_t)table_clusters;
+    for (uint64_t i = 0; i < old_clusters && ret == 0; i++)
+        ret = qcow2_update_refcount(s, (old >> s->cluster_bits) + i, -1);
+    if (ret == 0)
+        ret = cache_flush(s->rc_cache);
+out:
+    free(nt);
+    free(raw);
+    return ret < 0 ? ret : (int64_t)end;
+}
+
+/* qemu's qcow2_alloc_clusters_at: count the free clusters from off on, up to n of them. */
+int64_t qcow2_alloc_clusters_at(struct qcow2 *s, uint64_t off, uint64_t n)
+{
+    uint64_t c = off >> s->cluster_bits, i;
+    for (i = 0; i < n; i++) {
+        uint64_t rc;
+        int ret = qcow2_get_refcount(s, c + i, &rc);
+        if (ret < 0)
+            return ret;
+        if (rc)
+            break;
+        if ((ret = qcow2_update_refcount(s, c + i, 1)) < 0)
+            return ret;
+    }
+    return (int64_t)i;
+}
