@@ -113,7 +113,7 @@ static int commit_copy(struct node *top, struct node *base, struct rate_limit *r
     struct commit_slot slots[COMMIT_SLOTS];
     void *ring[COMMIT_SLOTS];
     for (int i = 0; i < COMMIT_SLOTS; i++) {
-        slots[i].buf = malloc(COPY_CHUNK);
+        slots[i].buf = aligned_alloc(4096, COPY_CHUNK);
         if (!slots[i].buf)
             abort();
         ring[i] = &slots[i];

@@ -136,8 +136,8 @@ static int rebase_copy(struct rebase *r)
     struct rebase_slot slots[REBASE_SLOTS];
     void *ring[REBASE_SLOTS];
     for (int i = 0; i < REBASE_SLOTS; i++) {
-        slots[i].old = malloc(IO_BUF_SIZE);
-        slots[i].new = malloc(IO_BUF_SIZE);
+        slots[i].old = aligned_alloc(4096, IO_BUF_SIZE);
+        slots[i].new = aligned_alloc(4096, IO_BUF_SIZE);
         if (!slots[i].old || !slots[i].new)
             abort();
         ring[i] = &slots[i];
