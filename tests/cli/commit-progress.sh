@@ -104,4 +104,25 @@ for i in 1 2 3; do
     expect "qemu-img's values ($(tr '\n' ' ' <q.values)) are among flatimg's" \
         test -z "$(LC_ALL=C comm -23 q.values f.values)"
 done
+
+# progress counts the base's granules (64k for a raw base), not the top's 4k clusters: three
+# small ranges are a third each
+mk_gran() {
+    rm -f b.raw t.qcow2
+    "$QEMU_IMG" create -q -f raw b.raw 4M
+    "$QEMU_IMG" create -q -f qcow2 -o cluster_size=4k -b b.raw -F raw t.qcow2
+    "$QEMU_IO" -c "write -P 1 0 4k" -c "write -P 2 1M 4k" -c "write -P 3 2M 60k" t.qcow2 >/dev/null
+}
+mk_gran
+"$FLATIMG" commit -p t.qcow2 >f.out
+R33='    (33.33/100%%)\r' R67='    (66.67/100%%)\r'
+expect "flatimg counts 64k granules" \
+    test "$(cat -A f.out)" = "$(printf "$R0$R33$R67$R100$R100\nImage committed.\n" | cat -A)"
+values <f.out >f.values
+for i in 1 2 3; do
+    mk_gran
+    "$QEMU_IMG" commit -p t.qcow2 | values >q.values
+    expect "qemu-img's values ($(tr '\n' ' ' <q.values)) are among flatimg's" \
+        test -z "$(LC_ALL=C comm -23 q.values f.values)"
+done
 finish
