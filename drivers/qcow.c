@@ -298,7 +298,9 @@ static int qcow_l2_load(struct node *n, uint64_t l2_offset, uint64_t **table)
         return -ENOMEM;
     slot->offset = 0;
     uint8_t *raw = (uint8_t *)slot->table;
-    int ret = node_pread(n->file, l2_offset, bytes, raw);
+    int ret = node_check_pointer(n->file, l2_offset, bytes, QCOW_HEADER_SIZE, "an L2 table");
+    if (ret == 0)
+        ret = node_pread(n->file, l2_offset, bytes, raw);
     if (ret < 0)
         return ret;
     for (uint64_t i = 0; i < s->l2_size; i++)
@@ -330,7 +332,9 @@ static int qcow_decompress(struct node *n, uint64_t entry, uint8_t *out)
     struct qcow_state *s = st(n);
     uint64_t csize = (entry >> (63 - s->cluster_bits)) & (s->cluster_size - 1);
     uint64_t coff = entry & s->offset_mask;
-    int ret = node_pread(n->file, coff, csize, s->cluster_buf);
+    int ret = node_check_pointer(n->file, coff, csize, QCOW_HEADER_SIZE, "a compressed cluster");
+    if (ret == 0)
+        ret = node_pread(n->file, coff, csize, s->cluster_buf);
     if (ret < 0)
         return ret;
     z_stream z;
@@ -416,7 +420,9 @@ static int qcow_read_in_cluster(struct node *n, uint64_t off, uint64_t len, uint
     }
     if (s->crypt)
         return qcow_read_encrypted(n, off, entry & s->offset_mask, len, buf);
-    return node_pread(n->file, (entry & s->offset_mask) + in, len, buf);
+    ret = node_check_pointer(n->file, entry & s->offset_mask, in + len, QCOW_HEADER_SIZE,
+                             "a cluster");
+    return ret < 0 ? ret : node_pread(n->file, (entry & s->offset_mask) + in, len, buf);
 }
 
 static int qcow_pread(struct node *n, uint64_t off, uint64_t len, void *buf)

@@ -62,6 +62,7 @@ struct extent {
     bool sesparse;            /* 64-bit tables: l1_64 and l2_64 instead of l1 and l2 */
     uint64_t se_tables, se_grains; /* sectors where the grain tables and the grains start */
     uint64_t *l1_64, *l2_64;
+    uint64_t header_bytes;    /* sparse header and embedded descriptor: no table or grain there */
 };
 
 struct vmdk_state {
@@ -342,6 +343,10 @@ static int open_vmdk4(struct node *n, struct node *file, bool own, struct error 
     }
     e->has_marker = flags & VMDK4_FLAG_MARKER;
     e->zero_grain = flags & VMDK4_FLAG_ZERO_GRAIN;
+    uint64_t desc_off = get_le64(h + V_DESC_OFFSET), desc_end = desc_off + get_le64(h + V_DESC_SIZE);
+    e->header_bytes = 512;
+    if (desc_off && desc_end >= desc_off && desc_end <= grain_offset)
+        e->header_bytes = desc_end * 512;
     return init_tables(e, errp);
 }
 
@@ -719,7 +724,10 @@ static int load_l2(struct extent *e, uint64_t l2_sector)
     e->l2_cached = 0;
     if (l2_sector > INT64_MAX / 512)
         return -EIO;
-    int ret = node_pread(e->file, l2_sector * 512, (uint64_t)e->l2_size * 4, e->l2);
+    int ret = node_check_pointer(e->file, l2_sector * 512, (uint64_t)e->l2_size * 4,
+                                 e->header_bytes, "a grain table");
+    if (ret == 0)
+        ret = node_pread(e->file, l2_sector * 512, (uint64_t)e->l2_size * 4, e->l2);
     if (ret < 0)
         return ret;
     for (uint32_t i = 0; i < e->l2_size; i++)
@@ -822,7 +830,7 @@ static int read_compressed(struct extent *e, uint64_t host, uint64_t in, uint64_
     uint64_t fsize = e->file->size, avail = host < fsize ? fsize - host : 0;
     if (avail > buf_len)
         avail = buf_len;
-    if (ret == 0 && (ret = node_check_pointer(e->file, host, 512, 0, "a compressed grain")) == 0)
+    if (ret == 0 && (ret = node_check_pointer(e->file, host, 512, e->header_bytes, "a compressed grain")) == 0)
         ret = node_pread(e->file, host, avail, cbuf);
     if (ret < 0)
         goto out;
@@ -833,7 +841,8 @@ static int read_compressed(struct extent *e, uint64_t host, uint64_t in, uint64_
         data = cbuf + 12; /* lba (8), size (4) */
         data_len = get_le32(cbuf + 8);
         if (data_len <= buf_len - 12 &&
-            (ret = node_check_pointer(e->file, host, 12 + data_len, 0, "a compressed grain")) < 0)
+            (ret = node_check_pointer(e->file, host, 12 + data_len, e->header_bytes,
+                                      "a compressed grain")) < 0)
             goto out;
     }
     uLongf ulen = cluster_bytes;
@@ -868,6 +877,9 @@ static int vmdk_pread(struct node *n, uint64_t off, uint64_t len, void *buf)
             ret = node_read_backing(n, off, chunk, p);
         else if (e->compressed)
             ret = read_compressed(e, host, in, chunk, p);
+        else if (!e->flat &&
+                 (ret = node_check_pointer(e->file, host, in + chunk, e->header_bytes, "a grain")))
+            ;
         else
             ret = node_pread(e->file, host + in, chunk, p);
         if (ret < 0)

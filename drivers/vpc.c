@@ -47,6 +47,7 @@ struct vpc_state {
     uint64_t bat_offset;
     uint64_t free_offset;        /* where the next block goes (and the footer lives) */
     uint64_t last_bitmap_offset; /* bitmap already set to all ones by this open */
+    uint64_t header_end;         /* the footer copy and the dynamic header: no block lies there */
 };
 
 static const struct opt_desc vpc_open_opts[] = {
@@ -163,6 +164,8 @@ static int open_dynamic(struct node *n, uint64_t total_sectors, struct error **e
         error_setg(errp, "Invalid header magic");
         return -EINVAL;
     }
+    /* the footer copy at 0 and, where every VHD writer puts it, the dynamic header after it */
+    s->header_end = hoff == VHD_FOOTER_SIZE ? hoff + sizeof(h) : VHD_FOOTER_SIZE;
     s->block_size = get_be32(h + D_BLOCK_SIZE);
     if (s->block_size < 512 || (s->block_size & (s->block_size - 1))) {
         error_setg(errp, "Invalid block size %u", s->block_size);
@@ -296,7 +299,12 @@ static int vpc_pread(struct node *n, uint64_t off, uint64_t len, void *buf)
         if (host == UINT64_MAX) {
             memset(p, 0, chunk);
         } else {
-            int ret = node_pread(n->file, host, chunk, p);
+            /* the block starts with its bitmap: on the headers, the block is corrupt */
+            uint64_t block = host - off % s->block_size - s->bitmap_size;
+            int ret = node_check_pointer(n->file, block, host + chunk - block, s->header_end,
+                                         "a block");
+            if (ret == 0)
+                ret = node_pread(n->file, host, chunk, p);
             if (ret < 0)
                 return ret;
         }

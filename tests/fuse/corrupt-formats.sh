@@ -1,7 +1,8 @@
 #!/bin/sh
 # Table and data pointers past the end of the file give EIO through ro and rw mounts of the other
 # formats too, with a line in the -d log, where qemu reads zeros: a qcow L2 table, a vmdk grain
-# table, a vdi block, a parallels cluster. The rest of the image reads, -o salvage reads zeros there, and flatimg
+# table, a vdi block, a parallels cluster; and pointers aimed at the header, where qemu reads the
+# header as data: a qcow compressed cluster, a vmdk grain, a vpc block. The rest of the image reads, -o salvage reads zeros there, and flatimg
 # convert still does what qemu-img convert does.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/fuse/lib-fuse.sh"
@@ -35,4 +36,24 @@ check_corrupt "vdi: block past the end" vdi block-eof.vdi 0 $((40 * M)) 63
 $QEMU_IMG convert -O parallels src.raw bat-eof.parallels
 put_le32 bat-eof.parallels 64 $((0x100000))
 check_corrupt "parallels: cluster past the end" parallels bat-eof.parallels 0 $((40 * M)) 63
+
+# pointers aimed at the header, where qemu reads the header as data
+# qcow: a compressed cluster at byte 16 (offset in the low 51 bits with 4 KiB clusters)
+$QEMU_IMG convert -c -O qcow src.raw comp-header.qcow
+at=$(be64 comp-header.qcow "$(be64 comp-header.qcow 40)")
+e=$(od -An -tx1 -j "$at" -N 2 comp-header.qcow | tr -d ' ')
+put_hex comp-header.qcow "$at" "${e:0:2}$(printf '%02x' $(( 0x${e:2:2} & 0xf8 )))000000000010"
+check_corrupt "qcow: compressed cluster in the header" qcow comp-header.qcow 0 $((40 * M)) 63
+
+# vmdk: grain 0 at sector 2, inside the embedded descriptor
+$QEMU_IMG convert -O vmdk src.raw grain-header.vmdk
+gt=$(( $(le32 grain-header.vmdk "$gd") * 512 ))
+put_le32 grain-header.vmdk "$gt" 2
+check_corrupt "vmdk: grain in the descriptor" vmdk grain-header.vmdk 0 $((40 * M)) 63
+
+# vpc (dynamic, 2 MiB blocks): block 0 at sector 0, its data on the dynamic header and the BAT
+$QEMU_IMG convert -O vpc src.raw block-header.vpc
+bat=$(be64 block-header.vpc $(( $(be64 block-header.vpc 16) + 16 )))
+put_hex block-header.vpc "$bat" 00000000
+check_corrupt "vpc: block on the headers" vpc block-header.vpc 0 $((40 * M)) 63
 finish
