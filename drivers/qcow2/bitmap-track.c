@@ -301,7 +301,7 @@ void qcow2_bitmaps_set_dirty(struct qcow2 *s, uint64_t off, uint64_t len)
         return;
     for (uint32_t i = 0; i < s->nb_tracked; i++) {
         struct qcow2_tracked_bitmap *t = &s->tracked[i];
-        if (!t->enabled || t->inconsistent || t->broken)
+        if (!t->enabled || t->inconsistent || t->broken || t->too_big)
             continue;
         if (!change_bits(s, t, off >> t->gbits, (off + len - 1) >> t->gbits, true))
             t->broken = true; /* stays in-use on disk: inconsistent for the next user */
@@ -324,10 +324,9 @@ int qcow2_bitmaps_resize(struct qcow2 *s, uint64_t old_size)
         if (t->inconsistent || t->broken)
             continue;
         uint64_t need = table_entries(s, t->gbits);
-        if (need > BME_MAX_TABLE_SIZE || (need << s->cluster_bits) > BME_MAX_PHYS_SIZE) {
-            t->broken = true;
+        t->too_big = need > BME_MAX_TABLE_SIZE || (need << s->cluster_bits) > BME_MAX_PHYS_SIZE;
+        if (t->too_big)
             continue;
-        }
         if (need > t->nb_chunks) {
             uint64_t had = t->chunks ? t->nb_chunks : 0;
             uint8_t **c = realloc(t->chunks, need * sizeof(*c));
@@ -361,82 +360,126 @@ static bool all_zero(const uint8_t *p, uint64_t len)
     return !len || (!p[0] && !memcmp(p, p + 1, len - 1));
 }
 
-/* Write t's changed chunks and a new table to new clusters; the old ones are freed once the
- * directory points at the new table. */
-static int store_tracked(struct qcow2 *s, struct qcow2_tracked_bitmap *t, struct qcow2_bm *b)
+/* The bits of chunk c as they are now: changed in memory, or as the table on disk says. */
+static int chunk_read(struct qcow2 *s, const struct qcow2_tracked_bitmap *t, uint64_t c,
+                      uint8_t *buf)
+{
+    if (t->chunks && t->chunks[c]) {
+        memcpy(buf, t->chunks[c], s->cluster_size);
+        return 0;
+    }
+    uint64_t e = c < t->table_size ? t->table[c] : 0, off = e & BME_TABLE_OFFSET_MASK;
+    if (!off) {
+        memset(buf, (e & BME_TABLE_ALL_ONES) ? 0xff : 0, s->cluster_size);
+        return 0;
+    }
+    if (off > s->node->file->size || s->node->file->size - off < s->cluster_size)
+        return -EIO;
+    return node_pread(s->node->file, off, s->cluster_size, buf);
+}
+
+/* qemu's store_bitmap: every chunk with a bit set in a new cluster, then a new table. */
+static int store_new(struct qcow2 *s, struct qcow2_tracked_bitmap *t, struct qcow2_bm *b)
 {
     uint64_t cs = s->cluster_size, size = t->nb_chunks;
-    if (!t->chunks && size == t->table_size)
-        return 0; /* nothing changed: the table stays */
-    uint8_t *raw = calloc(size, 8);
-    if (!raw)
-        return -ENOMEM;
-    int ret = 0;
+    uint8_t *raw = calloc(size, 8), *buf = malloc(cs);
+    int ret = raw && buf ? 0 : -ENOMEM;
     for (uint64_t c = 0; c < size && ret == 0; c++) {
-        uint64_t e = c < t->table_size ? t->table[c] : 0;
-        uint8_t *chunk = t->chunks ? t->chunks[c] : NULL;
-        if (chunk) {
-            e = 0;
-            if (!all_zero(chunk, cs)) {
-                int64_t at = qcow2_alloc_clusters(s, 1);
-                if (at < 0) {
-                    ret = (int)at;
-                    break;
-                }
-                if ((ret = node_pwrite(s->node->file, (uint64_t)at, cs, chunk)) < 0)
-                    break;
-                e = (uint64_t)at;
-            }
-        }
-        put_be64(raw + c * 8, e);
+        if ((ret = chunk_read(s, t, c, buf)) < 0 || all_zero(buf, cs))
+            continue;
+        int64_t at = qcow2_alloc_clusters(s, 1);
+        if (at < 0)
+            ret = (int)at;
+        else if ((ret = node_pwrite(s->node->file, (uint64_t)at, cs, buf)) == 0)
+            put_be64(raw + c * 8, (uint64_t)at);
     }
     int64_t table = ret == 0 ? qcow2_alloc_clusters(s, (size * 8 + cs - 1) / cs) : ret;
-    if (table < 0) {
-        free(raw);
-        return (int)table;
+    if (table < 0)
+        ret = (int)table;
+    else if ((ret = node_pwrite(s->node->file, (uint64_t)table, size * 8, raw)) == 0) {
+        b->table_off = (uint64_t)table;
+        b->table_size = (uint32_t)size;
     }
-    if ((ret = node_pwrite(s->node->file, (uint64_t)table, size * 8, raw)) < 0)
-        goto out;
-    for (uint64_t c = 0; c < t->table_size && ret == 0; c++) {
-        uint64_t off = t->table[c] & BME_TABLE_OFFSET_MASK;
-        if (off && (c >= size || (t->chunks && t->chunks[c])))
-            ret = qcow2_free_later(s, off, 1);
-    }
-    if (ret == 0)
-        ret = qcow2_free_later(s, b->table_off, ((uint64_t)t->table_size * 8 + cs - 1) / cs);
-    b->table_off = (uint64_t)table;
-    b->table_size = (uint32_t)size;
-out:
     free(raw);
+    free(buf);
     return ret;
 }
 
-/* qemu's qcow2_store_persistent_dirty_bitmaps at close: consistent bitmaps stored and unflagged,
- * inconsistent (and unreadable) ones left in-use, untouched. */
+/* The clusters an old table names, freed once the new directory is in place and discarded on
+ * the file (qemu's clear_bitmap_table: QCOW2_DISCARD_ALWAYS). */
+static int free_old_data(struct qcow2 *s, const struct qcow2_tracked_bitmap *t)
+{
+    int ret = 0;
+    for (uint64_t c = 0; c < t->table_size && ret == 0; c++) {
+        uint64_t off = t->table[c] & BME_TABLE_OFFSET_MASK;
+        if (off)
+            ret = qcow2_free_later(s, off, 1);
+    }
+    s->discard_frees = true;
+    if (ret == 0)
+        ret = qcow2_flush_metadata(s);
+    s->discard_frees = false;
+    qcow2_process_discards(s);
+    return ret;
+}
+
+/* qemu's qcow2_store_persistent_dirty_bitmaps at close: the bitmaps are checked (the newest
+ * first, as qemu's list has them), then every consistent one is stored anew (data, then table),
+ * a new directory replaces the old one, and the old tables and data are freed. A bitmap too big
+ * for the format fails the whole store: qemu then reports it and leaves them all in-use. */
 int qcow2_bitmaps_track_stop(struct qcow2 *s)
 {
     if (!s->tracking)
         return 0;
     struct qcow2_bm *d = NULL;
     uint32_t count = 0;
+    uint64_t *old_tables = NULL;
     int ret = qcow2_bitmap_dir_load(s, &d, &count);
     if (ret == 0 && count != s->nb_tracked)
         ret = -EIO;
-    bool update = false;
+    bool need = false;
+    for (uint32_t i = count; ret == 0 && i-- > 0;) {
+        struct qcow2_tracked_bitmap *t = &s->tracked[i];
+        if (t->inconsistent || t->broken)
+            continue;
+        need = true;
+        if (t->too_big) {
+            error_report("Lost persistent bitmaps during inactivation of node '#block%03u': Bitmap "
+                         "'%s' doesn't satisfy the constraints: Too much space will be occupied "
+                         "by the bitmap. Use larger granularity",
+                         (unsigned)(((uintptr_t)s->node >> 4) % 1000), t->name);
+            goto out;
+        }
+    }
+    if (!need || ret < 0)
+        goto out;
+    if (!(old_tables = calloc(count, sizeof(*old_tables)))) {
+        ret = -ENOMEM;
+        goto out;
+    }
     for (uint32_t i = 0; ret == 0 && i < count; i++) {
         struct qcow2_tracked_bitmap *t = &s->tracked[i];
         if (t->inconsistent || t->broken)
             continue;
-        ret = store_tracked(s, t, &d[i]);
-        d[i].flags &= ~BME_IN_USE;
-        update = true;
+        old_tables[i] = d[i].table_off;
+        ret = store_new(s, t, &d[i]);
+        d[i].flags = t->enabled ? BME_AUTO : 0;
     }
     /* the new bits and tables are counted and on disk before the directory names them */
-    if (ret == 0 && update && (ret = cache_flush(s->rc_cache)) == 0 &&
-        (ret = node_flush(s->node->file)) == 0)
-        ret = qcow2_bitmap_dir_store_in_place(s, d, count);
+    if (ret == 0 && (ret = cache_flush(s->rc_cache)) == 0 && (ret = node_flush(s->node->file)) == 0)
+        ret = qcow2_bitmap_dir_store(s, d, count);
+    for (uint32_t i = 0; ret == 0 && i < count; i++)
+        if (old_tables[i])
+            ret = free_old_data(s, &s->tracked[i]);
+    for (uint32_t i = 0; ret == 0 && i < count; i++) {
+        uint64_t bytes = (uint64_t)s->tracked[i].table_size * 8;
+        if (old_tables[i])
+            ret = qcow2_free_later(s, old_tables[i], (bytes + s->cluster_size - 1) >> s->cluster_bits);
+    }
+out:
     if (ret == 0)
         ret = qcow2_flush_metadata(s);
+    free(old_tables);
     qcow2_bitmap_dir_free(d, count);
     free_tracked(s);
     return ret;

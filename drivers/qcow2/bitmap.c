@@ -157,7 +157,6 @@ static uint8_t *serialize_dir(const struct qcow2_bm *d, uint32_t count, uint64_t
     return buf;
 }
 
-static int store_dir(struct qcow2 *s, struct qcow2_bm *d, uint32_t count);
 
 /* qemu's update_ext_header_and_dir_in_place: while the directory is rewritten the autoclear bit is
  * off, so a crash leaves bitmaps a reader ignores (leaked clusters at worst), never torn ones. */
@@ -170,7 +169,7 @@ int qcow2_bitmap_dir_store_in_place(struct qcow2 *s, const struct qcow2_bm *d, u
     int ret;
     if (!count || size != s->bitmap_dir_size || count != s->nb_bitmaps) {
         free(buf);
-        return store_dir(s, (struct qcow2_bm *)d, count);
+        return qcow2_bitmap_dir_store(s, d, count);
     }
     s->autoclear &= ~AUTOCLEAR_BITMAPS;
     if ((ret = qcow2_write_header(s, s->node->backing_file)) < 0)
@@ -185,8 +184,9 @@ out:
     return ret;
 }
 
-/* Write a new directory, point the header at it, free the old one. */
-static int store_dir(struct qcow2 *s, struct qcow2_bm *d, uint32_t count)
+/* qemu's update_ext_header_and_dir: write a new directory, point the header at it, free the old
+ * one. */
+int qcow2_bitmap_dir_store(struct qcow2 *s, const struct qcow2_bm *d, uint32_t count)
 {
     uint64_t size;
     uint8_t *buf = serialize_dir(d, count, &size);
@@ -282,7 +282,7 @@ static int with_dir(struct node *n, const char *name, bool must_exist, dir_op op
     }
     if (ret == 0)
         ret = op(n, s, &d, &count, idx, arg, errp);
-    if (ret == 0 && (ret = store_dir(s, d, count)) < 0)
+    if (ret == 0 && (ret = qcow2_bitmap_dir_store(s, d, count)) < 0)
         error_setg_errno(errp, -ret, "Could not write the bitmap directory");
     if (ret == 0)
         ret = qcow2_flush_metadata(s);

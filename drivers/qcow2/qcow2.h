@@ -102,6 +102,7 @@ struct qcow2_tracked_bitmap {
     bool enabled;       /* "auto": writes set its bits */
     bool inconsistent;  /* in-use when opened: never changed, never stored */
     bool broken;        /* a chunk could not be read: left in-use on close */
+    bool too_big;       /* resized past what the format can store: the close fails, as qemu's */
     uint32_t table_size; /* entries of the table on disk */
     uint32_t nb_chunks;  /* entries the bitmap needs now (differs after a resize) */
     uint64_t *table;     /* host byte order */
@@ -267,6 +268,7 @@ int qcow2_bitmap_dir_load(struct qcow2 *s, struct qcow2_bm **out, uint32_t *coun
 void qcow2_bitmap_dir_free(struct qcow2_bm *d, uint32_t n);
 /* Rewrite the directory where it is (same size), the autoclear bit dropped meanwhile. */
 int qcow2_bitmap_dir_store_in_place(struct qcow2 *s, const struct qcow2_bm *d, uint32_t count);
+int qcow2_bitmap_dir_store(struct qcow2 *s, const struct qcow2_bm *d, uint32_t count);
 
 /* bitmap-track.c: bitmaps tracked on writes while open read-write (qemu's load/store). */
 int qcow2_bitmaps_track_start(struct qcow2 *s, struct error **errp);
