@@ -376,6 +376,14 @@ static int write_zero_buffers(struct node *n, uint64_t off, uint64_t len)
 static int file_pwrite_zeroes(struct node *n, uint64_t off, uint64_t len, int flags)
 {
     struct file_state *s = st(n);
+    /* qemu's first choice when it may not unmap: zero the range in place, growing the file as
+     * needed (the blocks stay allocated, as unwritten extents) */
+    if (!s->is_block && !(flags & ZERO_MAY_UNMAP) &&
+        fallocate(s->fd, FALLOC_FL_ZERO_RANGE, (off_t)off, (off_t)len) == 0) {
+        if (off + len > n->size)
+            n->size = off + len;
+        return 0;
+    }
     if (!s->is_block && off + len > n->size) {
         /* zeros past EOF: growing the file is enough */
         uint64_t old = n->size;

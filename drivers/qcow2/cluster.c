@@ -591,31 +591,45 @@ static int write_data(struct qcow2 *s, uint64_t host, uint64_t guest, uint64_t l
     return ret;
 }
 
-/* A run of whole guest clusters from off (cluster-aligned, inside one L2 table) that all need a
- * new host cluster: one allocation and one data write for the run, as qemu does for a multi-cluster
- * request. *done is 0 when the first cluster needs the general path. */
-static int write_whole_clusters(struct qcow2 *s, uint64_t off, uint64_t len, const uint8_t *data,
-                                uint64_t *done)
+/* A request's clusters from off (inside one L2 table) that all need a new host cluster: one
+ * allocation and one data write for the run, as qemu does for a multi-cluster request. A first or
+ * last cluster the request covers only in part joins the run only when the rest of it reads as
+ * zeros from nowhere (no entry, no backing file, no encryption or subclusters): as qemu's
+ * handle_alloc_space does then, the run's clusters are zeroed in the file without writing zero
+ * buffers (fallocate), and only the request's bytes are written over them. *done is 0 when the
+ * first cluster needs the general path (write_in_cluster). */
+static int write_new_run(struct node *n, struct qcow2 *s, uint64_t off, uint64_t len,
+                         const uint8_t *data, uint64_t *done)
 {
-    uint64_t cs = s->cluster_size, l2_entries = 1ull << s->l2_bits;
-    uint64_t l1_idx = off >> (s->cluster_bits + s->l2_bits);
-    uint64_t l2_idx = (off >> s->cluster_bits) & (l2_entries - 1);
+    uint64_t cs = s->cluster_size, l2_entries = 1ull << s->l2_bits, end = off + len;
+    uint64_t cstart = off & ~(cs - 1);
+    uint64_t l1_idx = cstart >> (s->cluster_bits + s->l2_bits);
+    uint64_t l2_idx = (cstart >> s->cluster_bits) & (l2_entries - 1);
+    bool zero_cow = !n->backing && !n->backing_file && !s->ext_l2 && !s->crypt_method &&
+                    !s->data_file_name;
     uint64_t l2_off, count = 0, *hosts = NULL;
+    bool partial = false;
     *done = 0;
+    if (off != cstart && !zero_cow)
+        return 0;
     int ret = qcow2_l2_for_write(s, l1_idx, &l2_off);
     if (ret < 0)
         return ret;
     uint8_t *t;
     if ((ret = cache_get(s->l2_cache, l2_off, (void **)&t)) < 0)
         return ret;
-    while (l2_idx + count < l2_entries && (count + 1) * cs <= len) {
-        uint64_t i = l2_idx + count, e = l2_get(s, t, i), host;
+    while (l2_idx + count < l2_entries && cstart + count * cs < end) {
+        uint64_t i = l2_idx + count, e = l2_get(s, t, i), bm = l2_bitmap(s, t, i), host;
+        uint64_t g = cstart + count * cs;
+        bool whole = g >= off && g + cs <= end;
         enum qcow2_type type;
-        if ((ret = classify(s, e, l2_bitmap(s, t, i), 0, &type, &host,
-                            (struct l2_pos){ l2_off, i })) < 0)
+        if ((ret = classify(s, e, bm, 0, &type, &host, (struct l2_pos){ l2_off, i })) < 0)
             goto out;
         if (!(e & OFLAG_COMPRESSED) && host && (e & OFLAG_COPIED))
             break; /* owned cluster: overwritten in place by the general path */
+        if (!whole && (!zero_cow || e || bm))
+            break; /* its other bytes must be copied: the general path */
+        partial = partial || !whole;
         count++;
     }
     if (!count)
@@ -645,11 +659,22 @@ static int write_whole_clusters(struct qcow2 *s, uint64_t off, uint64_t len, con
         }
         hosts[k] = (uint64_t)a;
     }
+    uint64_t run_end = cstart + count * cs < end ? cstart + count * cs : end;
     /* data first, one write per contiguous host run, then the entries that point at it */
     for (uint64_t k = 0, j; k < count; k = j + 1) {
         for (j = k; j + 1 < count && hosts[j + 1] == hosts[j] + cs; j++)
             ;
-        if ((ret = write_data(s, hosts[k], off + k * cs, (j - k + 1) * cs, data + k * cs)) < 0)
+        uint64_t g0 = cstart + k * cs, g1 = cstart + (j + 1) * cs;
+        uint64_t d0 = g0 > off ? g0 : off, d1 = g1 < run_end ? g1 : run_end;
+        if (partial && (d0 != g0 || d1 != g1) &&
+            node_pwrite_zeroes(s->data, hosts[k], g1 - g0, ZERO_NO_FALLBACK) < 0) {
+            /* no way to zero without buffers here: the uncovered bytes get written zeros */
+            if ((d0 != g0 && (ret = node_write_zero_buffers(s->data, hosts[k], d0 - g0)) < 0) ||
+                (d1 != g1 &&
+                 (ret = node_write_zero_buffers(s->data, hosts[k] + (d1 - g0), g1 - d1)) < 0))
+                goto out;
+        }
+        if ((ret = write_data(s, hosts[k] + (d0 - g0), d0, d1 - d0, data + (d0 - off))) < 0)
             goto out;
     }
     for (uint64_t k = 0; k < count; k++) {
@@ -661,7 +686,7 @@ static int write_whole_clusters(struct qcow2 *s, uint64_t off, uint64_t len, con
             put_be64(t + i * 16 + 8, 0xffffffffull); /* every subcluster allocated, none zero */
     }
     cache_mark_dirty(s->l2_cache, t);
-    *done = count * cs;
+    *done = run_end - off;
 out:
     free(hosts);
     cache_put(s->l2_cache, t);
@@ -688,9 +713,9 @@ int qcow2_pwrite(struct node *n, uint64_t off, uint64_t len, const void *buf)
         if (chunk > len)
             chunk = len;
         /* (encrypted data goes through write_in_cluster, which encrypts it) */
-        if (chunk == s->cluster_size && !s->data_file_name && !s->crypt_method) {
+        if (!s->data_file_name && !s->crypt_method) {
             uint64_t done;
-            ret = write_whole_clusters(s, off, len, p, &done);
+            ret = write_new_run(n, s, off, len, p, &done);
             if (ret == 0 && done) {
                 off += done;
                 p += done;
