@@ -623,12 +623,14 @@ static int write_new_run(struct node *n, struct qcow2 *s, uint64_t off, uint64_t
         uint64_t g = cstart + count * cs;
         bool whole = g >= off && g + cs <= end;
         enum qcow2_type type;
+        if (!whole && (e || bm))
+            break; /* its other bytes must be copied: the general path (and its checks) */
         if ((ret = classify(s, e, bm, 0, &type, &host, (struct l2_pos){ l2_off, i })) < 0)
             goto out;
         if (!(e & OFLAG_COMPRESSED) && host && (e & OFLAG_COPIED))
             break; /* owned cluster: overwritten in place by the general path */
-        if (!whole && (!zero_cow || e || bm))
-            break; /* its other bytes must be copied: the general path */
+        if (!whole && !zero_cow)
+            break;
         partial = partial || !whole;
         count++;
     }

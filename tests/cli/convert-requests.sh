@@ -62,6 +62,27 @@ done
 "$FLATIMG" convert -O qcow2 -B scat.raw -F raw scat-top.qcow2 f-scat-b.qcow2 || fail "convert -B"
 expect "-B over a scattered backing: file equals qemu-img's" cmp f-scat-b.qcow2 q-scat-b.qcow2
 
+# Requests that cover new clusters in part (no backing file): the rest of each cluster is zeroed
+# by fallocate and only the data is written, as qemu's handle_alloc_space does, so flatimg writes
+# no more bytes than qemu-img and the file and its disk usage equal qemu-img's.
+truncate -s 32M part.raw
+for i in $(seq 0 40); do
+    dd if=random.raw of=part.raw bs=4096 seek=$((i * 173 + 3)) count=$((i % 5 + 1)) conv=notrunc \
+        status=none
+done
+traced -f -e trace=pwrite64,fallocate -o fp.trace "$FLATIMG" convert -f raw -O qcow2 part.raw \
+    f-part.qcow2 || fail "convert partial clusters"
+traced -f -e trace=pwrite64,fallocate -o qp.trace "$QEMU_IMG" convert -f raw -O qcow2 part.raw \
+    q-part.qcow2
+written() { awk '/pwrite64\(/ { s += $NF } END { print s + 0 }' "$1"; }
+fb=$(written fp.trace) qb=$(written qp.trace)
+expect "partial clusters: $fb bytes written, qemu-img $qb" test "$fb" -le "$qb"
+expect "partial clusters zeroed by fallocate" test "$(grep -c 'fallocate(' fp.trace)" -ge 30
+expect "partial clusters: file equals qemu-img's" cmp f-part.qcow2 q-part.qcow2
+expect "partial clusters: disk usage equals qemu-img's" \
+    test "$(du -k f-part.qcow2 | cut -f1)" = "$(du -k q-part.qcow2 | cut -f1)"
+check_target part.raw f-part.qcow2
+
 for src in mixed text sparse; do
     for m in 1 4 8; do
         "$FLATIMG" convert -c -m $m -O qcow2 $src.raw f-$src-$m.qcow2 || fail "convert -c $src"
