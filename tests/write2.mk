@@ -10,7 +10,8 @@ WRITE2_TESTS = \
 	tests/cli/commit-progress.sh \
 	tests/cli/rebase-safe.sh \
 	tests/cli/create-file-protocol.sh \
-	tests/cli/convert-qcow-compress.sh
+	tests/cli/convert-qcow-compress.sh \
+	tests/cli/commit-empty.sh
 TESTS += $(WRITE2_TESTS)
 EXTRA_DIST += $(WRITE2_TESTS)
 if HAVE_CMOCKA

@@ -13,4 +13,5 @@ src_libflatimg_a_SOURCES += \
 	%reldir%/bitmap.c \
 	%reldir%/bitmap-track.c \
 	%reldir%/zero.c \
+	%reldir%/empty.c \
 	%reldir%/crypt.c
