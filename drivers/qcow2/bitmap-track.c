@@ -244,7 +244,8 @@ static uint8_t *chunk_get(struct qcow2 *s, struct qcow2_tracked_bitmap *t, uint6
     uint8_t *buf = malloc(s->cluster_size);
     if (!buf)
         return NULL;
-    uint64_t e = c < t->table_size ? t->table[c] : 0, off = e & BME_TABLE_OFFSET_MASK;
+    uint64_t e = c < t->table_size && !t->cleared ? t->table[c] : 0;
+    uint64_t off = e & BME_TABLE_OFFSET_MASK;
     if (!off) {
         memset(buf, (e & BME_TABLE_ALL_ONES) ? 0xff : 0, s->cluster_size);
     } else if (off > s->node->file->size || s->node->file->size - off < s->cluster_size ||
@@ -368,7 +369,8 @@ static int chunk_read(struct qcow2 *s, const struct qcow2_tracked_bitmap *t, uin
         memcpy(buf, t->chunks[c], s->cluster_size);
         return 0;
     }
-    uint64_t e = c < t->table_size ? t->table[c] : 0, off = e & BME_TABLE_OFFSET_MASK;
+    uint64_t e = c < t->table_size && !t->cleared ? t->table[c] : 0;
+    uint64_t off = e & BME_TABLE_OFFSET_MASK;
     if (!off) {
         memset(buf, (e & BME_TABLE_ALL_ONES) ? 0xff : 0, s->cluster_size);
         return 0;
@@ -435,6 +437,28 @@ int qcow2_bitmaps_track_stop(struct qcow2 *s)
     uint32_t count = 0;
     uint64_t *old_tables = NULL;
     int ret = qcow2_bitmap_dir_load(s, &d, &count);
+    uint32_t on_disk = count;
+    /* the bitmaps added by this open follow the directory's, in the order they were added */
+    if (ret == 0 && count < s->nb_tracked) {
+        struct qcow2_bm *nd = realloc(d, (s->nb_tracked + 1) * sizeof(*nd));
+        if (!nd)
+            ret = -ENOMEM;
+        else
+            d = nd;
+        for (; ret == 0 && count < s->nb_tracked; count++) {
+            struct qcow2_tracked_bitmap *t = &s->tracked[count];
+            memset(&d[count], 0, sizeof(d[count]));
+            d[count].type = 1;
+            d[count].gbits = t->gbits;
+            d[count].name = strdup(t->name);
+            d[count].extra = calloc(1, 1);
+            if (!t->added || !d[count].name || !d[count].extra)
+                ret = t->added ? -ENOMEM : -EIO;
+        }
+    }
+    for (uint32_t i = 0; ret == 0 && i < on_disk; i++)
+        if (s->tracked[i].added || strcmp(s->tracked[i].name, d[i].name))
+            ret = -EIO;
     if (ret == 0 && count != s->nb_tracked)
         ret = -EIO;
     bool need = false;
@@ -461,7 +485,7 @@ int qcow2_bitmaps_track_stop(struct qcow2 *s)
         struct qcow2_tracked_bitmap *t = &s->tracked[i];
         if (t->inconsistent || t->broken)
             continue;
-        old_tables[i] = d[i].table_off;
+        old_tables[i] = t->added ? 0 : d[i].table_off;
         ret = store_new(s, t, &d[i]);
         d[i].flags = t->enabled ? BME_AUTO : 0;
     }
@@ -483,4 +507,77 @@ out:
     qcow2_bitmap_dir_free(d, count);
     free_tracked(s);
     return ret;
+}
+
+/* ---- the bitmap operations while tracking (qemu's in-memory BdrvDirtyBitmap operations) ---- */
+
+int qcow2_tracked_find(struct qcow2 *s, const char *name)
+{
+    for (uint32_t i = 0; s->tracking && i < s->nb_tracked; i++)
+        if (!strcmp(s->tracked[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+int qcow2_tracked_add(struct qcow2 *s, const char *name, uint8_t gbits, bool enabled)
+{
+    struct qcow2_tracked_bitmap *nt = realloc(s->tracked, (s->nb_tracked + 2) * sizeof(*nt));
+    if (!nt)
+        return -ENOMEM;
+    s->tracked = nt;
+    struct qcow2_tracked_bitmap *t = &nt[s->nb_tracked];
+    memset(t, 0, sizeof(*t));
+    if (!(t->name = strdup(name)))
+        return -ENOMEM;
+    t->gbits = gbits;
+    t->enabled = enabled;
+    t->added = true;
+    uint64_t need = table_entries(s, gbits);
+    t->too_big = need > BME_MAX_TABLE_SIZE || (need << s->cluster_bits) > BME_MAX_PHYS_SIZE;
+    t->nb_chunks = t->too_big ? 0 : (uint32_t)need;
+    s->nb_tracked++;
+    return 0;
+}
+
+/* Forget bitmap idx (removed from the directory by the caller, or never stored). */
+void qcow2_tracked_drop(struct qcow2 *s, int idx)
+{
+    struct qcow2_tracked_bitmap *t = &s->tracked[idx];
+    for (uint32_t c = 0; t->chunks && c < t->nb_chunks; c++)
+        free(t->chunks[c]);
+    free(t->chunks);
+    free(t->table);
+    free(t->name);
+    memmove(t, t + 1, (s->nb_tracked - (uint32_t)idx - 1) * sizeof(*t));
+    s->nb_tracked--;
+}
+
+void qcow2_tracked_clear(struct qcow2 *s, int idx)
+{
+    struct qcow2_tracked_bitmap *t = &s->tracked[idx];
+    for (uint32_t c = 0; t->chunks && c < t->nb_chunks; c++) {
+        free(t->chunks[c]);
+        t->chunks[c] = NULL;
+    }
+    t->cleared = true;
+}
+
+/* All nbits bits of bitmap idx (bits must hold whole clusters of them). */
+int qcow2_tracked_read_bits(struct qcow2 *s, int idx, uint8_t *bits, uint64_t nbits)
+{
+    struct qcow2_tracked_bitmap *t = &s->tracked[idx];
+    uint64_t per = s->cluster_size * 8;
+    for (uint64_t c = 0; c * per < nbits; c++) {
+        if (c >= t->nb_chunks)
+            return -EIO;
+        int ret = chunk_read(s, t, c, bits + c * s->cluster_size);
+        if (ret < 0)
+            return ret;
+    }
+    return 0;
+}
+
+int qcow2_tracked_set_bits(struct qcow2 *s, int idx, uint64_t first, uint64_t last)
+{
+    return change_bits(s, &s->tracked[idx], first, last, true) ? 0 : -EIO;
 }

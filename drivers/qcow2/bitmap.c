@@ -317,6 +317,24 @@ struct add_args {
     bool disabled;
 };
 
+/* The granularity of a new bitmap: qemu's default (the cluster size within 4 KiB..64 KiB). */
+static int add_gbits(const struct qcow2 *s, uint64_t g, unsigned *gbits, struct error **errp)
+{
+    if (!g) {
+        g = s->cluster_size < 65536 ? s->cluster_size : 65536;
+        if (g < 4096)
+            g = 4096;
+    }
+    if (g < 512 || (g & (g - 1)) || g > (1ull << 31)) {
+        error_setg(errp, "Granularity must be power of 2, and at least 512");
+        return -EINVAL;
+    }
+    *gbits = 0;
+    while ((1ull << *gbits) < g)
+        (*gbits)++;
+    return 0;
+}
+
 static int op_add(struct node *n, struct qcow2 *s, struct qcow2_bm **d, uint32_t *count, int idx,
                   const void *arg, struct error **errp)
 {
@@ -329,19 +347,10 @@ static int op_add(struct node *n, struct qcow2 *s, struct qcow2_bm **d, uint32_t
         error_setg(errp, "Too many bitmaps");
         return -EFBIG;
     }
-    uint64_t g = a->granularity;
-    if (!g) {
-        g = s->cluster_size < 65536 ? s->cluster_size : 65536;
-        if (g < 4096)
-            g = 4096;
-    }
-    if (g < 512 || (g & (g - 1)) || g > (1ull << 31)) {
-        error_setg(errp, "Granularity must be power of 2, and at least 512");
+    unsigned gbits;
+    if (add_gbits(s, a->granularity, &gbits, errp) < 0)
         return -EINVAL;
-    }
-    unsigned gbits = 0;
-    while ((1ull << gbits) < g)
-        gbits++;
+    uint64_t g = 1ull << gbits;
     uint64_t bits = (n->size + g - 1) / g, per_cluster = s->cluster_size * 8;
     uint64_t entries = (bits + per_cluster - 1) / per_cluster;
     int64_t table = qcow2_alloc_clusters(s, (entries * 8 + s->cluster_size - 1) >> s->cluster_bits);
@@ -373,6 +382,177 @@ static int op_add(struct node *n, struct qcow2 *s, struct qcow2_bm **d, uint32_t
     return b->name && b->extra ? 0 : -ENOMEM;
 }
 
+/* ---- while the bitmaps are tracked (a read-write open), as qemu: the operations change the
+ * bitmaps in memory and the close stores them; only remove writes the directory at once ---- */
+
+/* The tracked bitmap `name`, or qemu's message; usable (consistent) when asked. */
+static int tracked_get(struct qcow2 *s, const char *name, bool usable, struct error **errp)
+{
+    int idx = qcow2_tracked_find(s, name);
+    if (idx < 0) {
+        error_setg(errp, "Dirty bitmap '%s' not found", name);
+        return -ENOENT;
+    }
+    if (usable && s->tracked[idx].inconsistent) {
+        error_setg(errp, "Bitmap '%s' is inconsistent and cannot be used\n"
+                         "Try block-dirty-bitmap-remove to delete this bitmap from disk", name);
+        return -EINVAL;
+    }
+    return idx;
+}
+
+static int tracked_add(struct qcow2 *s, const char *name, uint64_t granularity, bool disabled,
+                       struct error **errp)
+{
+    if (qcow2_tracked_find(s, name) >= 0) {
+        error_setg(errp, "Bitmap already exists: %s", name);
+        return -EEXIST;
+    }
+    if (s->nb_tracked >= 65535) {
+        error_setg(errp, "Too many bitmaps");
+        return -EFBIG;
+    }
+    unsigned gbits;
+    if (add_gbits(s, granularity, &gbits, errp) < 0)
+        return -EINVAL;
+    return qcow2_tracked_add(s, name, (uint8_t)gbits, !disabled);
+}
+
+/* qemu's qcow2_co_remove_persistent_dirty_bitmap: a new directory without it, then its data
+ * freed (and discarded) and its table freed. */
+static int tracked_remove(struct qcow2 *s, int idx)
+{
+    if (s->tracked[idx].added) {
+        qcow2_tracked_drop(s, idx);
+        return 0;
+    }
+    struct qcow2_bm *d = NULL;
+    uint32_t count = 0;
+    int ret = qcow2_bitmap_dir_load(s, &d, &count);
+    int di = ret == 0 ? find(d, count, s->tracked[idx].name) : -1;
+    if (ret == 0 && di < 0)
+        ret = -EIO;
+    uint8_t *t = NULL;
+    uint64_t bytes = ret == 0 ? (uint64_t)d[di].table_size * 8 : 0, table_off = 0;
+    if (ret == 0) {
+        struct qcow2_bm b = d[di];
+        table_off = b.table_off;
+        memmove(&d[di], &d[di + 1], (count - (uint32_t)di - 1) * sizeof(*d));
+        d[count - 1] = b; /* freed with the rest */
+        if ((t = malloc(bytes + 1)) == NULL)
+            ret = -ENOMEM;
+        else if (bytes)
+            ret = node_pread(s->node->file, table_off, bytes, t);
+    }
+    if (ret == 0)
+        ret = qcow2_bitmap_dir_store(s, d, count - 1);
+    for (uint64_t i = 0; ret == 0 && i < bytes / 8; i++) {
+        uint64_t off = get_be64(t + i * 8) & L1E_OFFSET_MASK;
+        if (off)
+            ret = qcow2_free_later(s, off, 1);
+    }
+    s->discard_frees = true;
+    if (ret == 0)
+        ret = qcow2_flush_metadata(s);
+    s->discard_frees = false;
+    qcow2_process_discards(s);
+    if (ret == 0 && bytes)
+        ret = qcow2_free_later(s, table_off, (bytes + s->cluster_size - 1) >> s->cluster_bits);
+    if (ret == 0)
+        ret = qcow2_flush_metadata(s);
+    if (ret == 0)
+        qcow2_tracked_drop(s, idx);
+    free(t);
+    qcow2_bitmap_dir_free(d, count);
+    return ret;
+}
+
+static int read_bits(struct qcow2 *s, const struct qcow2_bm *b, uint64_t nbits, uint8_t *bits);
+
+static int tracked_merge(struct node *n, struct qcow2 *s, int di, struct node *src_node,
+                         const char *src, struct error **errp)
+{
+    struct qcow2 *ss = qcow2_state(src_node);
+    struct qcow2_bm *sd = NULL;
+    uint32_t scount = 0;
+    int si, ret = 0;
+    uint64_t sg;
+    /* qemu's order: the source found, then the destination and the source usable */
+    if (ss == s) {
+        if ((si = tracked_get(s, src, false, errp)) < 0)
+            return si;
+        if ((ret = tracked_get(s, s->tracked[di].name, true, errp)) < 0 ||
+            (ret = tracked_get(s, src, true, errp)) < 0)
+            return ret;
+        ret = 0;
+        sg = 1ull << s->tracked[si].gbits;
+    } else {
+        if ((ret = qcow2_bitmap_dir_load(ss, &sd, &scount)) < 0)
+            return ret;
+        if ((si = find(sd, scount, src)) < 0) {
+            error_setg(errp, "Dirty bitmap '%s' not found", src);
+            qcow2_bitmap_dir_free(sd, scount);
+            return -ENOENT;
+        }
+        if ((ret = tracked_get(s, s->tracked[di].name, true, errp)) < 0 ||
+            (ret = refuse_inconsistent(&sd[si], errp)) < 0) {
+            qcow2_bitmap_dir_free(sd, scount);
+            return ret;
+        }
+        ret = 0;
+        sg = 1ull << sd[si].gbits;
+    }
+    uint64_t dg = 1ull << s->tracked[di].gbits, sbits = (src_node->size + sg - 1) / sg;
+    uint8_t *bits = calloc(1, sbits / 8 + ss->cluster_size);
+    if (!bits)
+        ret = -ENOMEM;
+    else if (ss == s)
+        ret = qcow2_tracked_read_bits(s, si, bits, sbits);
+    else
+        ret = read_bits(ss, &sd[si], sbits, bits);
+    for (uint64_t i = 0; ret == 0 && i < sbits; i++) {
+        if (!(bits[i / 8] & (1u << (i % 8))))
+            continue;
+        uint64_t a = i * sg, z = a + sg < n->size ? a + sg : n->size;
+        if (a < z)
+            ret = qcow2_tracked_set_bits(s, di, a / dg, (z - 1) / dg);
+    }
+    free(bits);
+    qcow2_bitmap_dir_free(sd, scount);
+    return ret;
+}
+
+/* Whether the operation runs on the tracked bitmaps; an image without bitmaps opened read-write
+ * starts tracking an empty set on the first add. */
+static bool tracked_mode(struct qcow2 *s, bool adding)
+{
+    if (!s->tracking && adding && s->writable && !(s->incompat & INCOMPAT_CORRUPT) &&
+        !s->has_bitmaps_ext)
+        s->tracking = true;
+    return s->tracking;
+}
+
+enum tracked_act { T_REMOVE, T_CLEAR, T_ENABLE, T_DISABLE };
+
+static int tracked_op(struct node *n, const char *name, enum tracked_act act, struct error **errp)
+{
+    struct qcow2 *s = qcow2_state(n);
+    pthread_mutex_lock(&s->lock);
+    int idx = tracked_get(s, name, act != T_REMOVE, errp), ret = idx < 0 ? idx : 0;
+    if (ret == 0) {
+        switch (act) {
+        case T_REMOVE: ret = tracked_remove(s, idx); break;
+        case T_CLEAR: qcow2_tracked_clear(s, idx); break;
+        case T_ENABLE: s->tracked[idx].enabled = true; break;
+        case T_DISABLE: s->tracked[idx].enabled = false; break;
+        }
+        if (ret < 0)
+            error_setg_errno(errp, -ret, "Could not write the bitmap directory");
+    }
+    pthread_mutex_unlock(&s->lock);
+    return ret;
+}
+
 static int qbm_add(struct node *n, const char *name, uint64_t granularity, bool disabled,
                    struct error **errp)
 {
@@ -384,6 +564,13 @@ static int qbm_add(struct node *n, const char *name, uint64_t granularity, bool 
         error_setg(errp, "Cannot store dirty bitmaps in qcow2 v2 files");
         return -ENOTSUP;
     }
+    struct qcow2 *s = qcow2_state(n);
+    pthread_mutex_lock(&s->lock);
+    bool tracked = tracked_mode(s, true);
+    int ret = tracked ? tracked_add(s, name, granularity, disabled, errp) : 0;
+    pthread_mutex_unlock(&s->lock);
+    if (tracked)
+        return ret;
     struct add_args a = { name, granularity, disabled };
     return with_dir(n, name, false, op_add, &a, errp);
 }
@@ -423,21 +610,29 @@ static int op_flags(struct node *n, struct qcow2 *s, struct qcow2_bm **d, uint32
 
 static int qbm_remove(struct node *n, const char *name, struct error **errp)
 {
+    if (qcow2_state(n)->tracking)
+        return tracked_op(n, name, T_REMOVE, errp);
     return with_dir(n, name, true, op_remove, NULL, errp);
 }
 
 static int qbm_clear(struct node *n, const char *name, struct error **errp)
 {
+    if (qcow2_state(n)->tracking)
+        return tracked_op(n, name, T_CLEAR, errp);
     return with_dir(n, name, true, op_clear, NULL, errp);
 }
 
 static int qbm_enable(struct node *n, const char *name, struct error **errp)
 {
+    if (qcow2_state(n)->tracking)
+        return tracked_op(n, name, T_ENABLE, errp);
     return with_dir(n, name, true, op_flags, "", errp);
 }
 
 static int qbm_disable(struct node *n, const char *name, struct error **errp)
 {
+    if (qcow2_state(n)->tracking)
+        return tracked_op(n, name, T_DISABLE, errp);
     return with_dir(n, name, true, op_flags, NULL, errp);
 }
 
@@ -566,6 +761,14 @@ static int qbm_merge(struct node *n, const char *dst, struct node *src_node, con
     if (src_node->drv != n->drv) {
         error_setg(errp, "Merging from a non-qcow2 image is not supported");
         return -ENOTSUP;
+    }
+    struct qcow2 *s = qcow2_state(n);
+    if (s->tracking) {
+        pthread_mutex_lock(&s->lock);
+        int di = tracked_get(s, dst, false, errp);
+        int ret = di < 0 ? di : tracked_merge(n, s, di, src_node, src, errp);
+        pthread_mutex_unlock(&s->lock);
+        return ret;
     }
     struct merge_args m = { src_node, src };
     return with_dir(n, dst, true, op_merge, &m, errp);

@@ -103,6 +103,8 @@ struct qcow2_tracked_bitmap {
     bool inconsistent;  /* in-use when opened: never changed, never stored */
     bool broken;        /* a chunk could not be read: left in-use on close */
     bool too_big;       /* resized past what the format can store: the close fails, as qemu's */
+    bool cleared;       /* the bits on disk no longer count (bitmap --clear) */
+    bool added;         /* created by this open: not in the directory yet */
     uint32_t table_size; /* entries of the table on disk */
     uint32_t nb_chunks;  /* entries the bitmap needs now (differs after a resize) */
     uint64_t *table;     /* host byte order */
@@ -282,6 +284,13 @@ void qcow2_bitmaps_set_dirty(struct qcow2 *s, uint64_t off, uint64_t len);
 const char *qcow2_bitmaps_inconsistent(struct qcow2 *s, const char *only);
 /* Resize the tracked bitmaps to the node's new size (after truncate). */
 int qcow2_bitmaps_resize(struct qcow2 *s, uint64_t old_size);
+/* The bitmap operations on the tracked bitmaps (in memory, stored at close, as qemu's). */
+int qcow2_tracked_find(struct qcow2 *s, const char *name);
+int qcow2_tracked_add(struct qcow2 *s, const char *name, uint8_t gbits, bool enabled);
+void qcow2_tracked_drop(struct qcow2 *s, int idx);
+void qcow2_tracked_clear(struct qcow2 *s, int idx);
+int qcow2_tracked_read_bits(struct qcow2 *s, int idx, uint8_t *bits, uint64_t nbits);
+int qcow2_tracked_set_bits(struct qcow2 *s, int idx, uint64_t first, uint64_t last);
 extern const struct bitmap_ops qcow2_bitmap_ops;
 
 /* crypt.c: encryption (legacy AES and LUKS) */

@@ -33,4 +33,32 @@ store_case resize a.qcow2 16P
 store_case bench -w -c 16 -s 4k -o 1M a.qcow2
 store_case check -r all a.qcow2
 store_case amend -o lazy_refcounts=on a.qcow2
+# the bitmap operations change the bitmaps in memory and the close stores them once, as qemu's;
+# remove writes a new directory at once and frees (and discards) the bitmap's clusters
+store_case bitmap --add a.qcow2 b4
+store_case bitmap --add -g 512k --disable a.qcow2 b4
+store_case bitmap --add --clear --enable a.qcow2 b4
+store_case bitmap --remove a.qcow2 b1
+store_case bitmap --remove a.qcow2 b3
+store_case bitmap --clear a.qcow2 b2
+store_case bitmap --merge b1 a.qcow2 b2
+store_case bitmap --merge b2 a.qcow2 b3
+store_case bitmap --enable a.qcow2 b3
+store_case bitmap --disable a.qcow2 b1
+store_case bitmap --add a.qcow2 b1
+store_case bitmap --merge nope a.qcow2 b1
+# an image without bitmaps, and a merge from another image
+SETUP="$QEMU_IMG create -q -f qcow2 a.qcow2 64M && $QEMU_IO -c 'write 0 1M' a.qcow2 &&
+    $QEMU_IMG create -q -f qcow2 o.qcow2 64M && $QEMU_IMG bitmap --add -g 128k o.qcow2 ob &&
+    $QEMU_IO -c 'write 4M 1M' o.qcow2"
+store_case bitmap --add a.qcow2 n1
+store_case bitmap --add --merge ob -b o.qcow2 a.qcow2 n1
+# an inconsistent bitmap (in-use after a crash): removed, refused, or left alone
+SETUP="$SETUP && $QEMU_IMG bitmap --add a.qcow2 b1 && $QEMU_IMG bitmap --add a.qcow2 b2 &&
+    { $QEMU_IO -c 'write 0 64k' -c 'sigraise 9' a.qcow2; true; }"
+store_case bitmap --remove a.qcow2 b1
+store_case bitmap --clear a.qcow2 b1
+store_case bitmap --add a.qcow2 b3
+store_case resize a.qcow2 128M
+store_case check -r all a.qcow2
 finish
