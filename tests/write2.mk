@@ -11,7 +11,8 @@ WRITE2_TESTS = \
 	tests/cli/rebase-safe.sh \
 	tests/cli/create-file-protocol.sh \
 	tests/cli/convert-qcow-compress.sh \
-	tests/cli/commit-empty.sh
+	tests/cli/commit-empty.sh \
+	tests/cli/commit-writeback.sh
 TESTS += $(WRITE2_TESTS)
 EXTRA_DIST += $(WRITE2_TESTS)
 if HAVE_CMOCKA

@@ -82,8 +82,12 @@ struct commit_slot {
     uint8_t *buf;
 };
 
+/* Bytes written between two writeback_start() calls. */
+#define WRITEBACK_STEP (16ULL << 20)
+
 struct commit_job {
     struct node *base;
+    uint64_t unsynced;
     struct rate_limit *rl;
     struct commit_progress *prog;
     struct error *err;
@@ -98,6 +102,10 @@ static int commit_apply(void *opaque, void *slot_)
     if (ret < 0) {
         error_setg_errno(&job->err, -ret, "Could not commit data");
         return ret;
+    }
+    if (!slot->zero && (job->unsynced += slot->n) >= WRITEBACK_STEP) {
+        writeback_start(job->base);
+        job->unsynced = 0;
     }
     /* qemu's job speed: the copy takes at least bytes / rate */
     rate_limit_add(job->rl, slot->n);

@@ -22,6 +22,7 @@ struct rebase {
     struct node *top, *old_backing, *new_backing, *prefix;
     bool new_backing_owned;
     float local_progress; /* percent per IO_BUF_SIZE chunk, as qemu counts it */
+    uint64_t unsynced;    /* bytes written since the last writeback_start() */
 };
 
 /* qemu's compare_buffers: does the first sector differ, and how many bytes share that answer. */
@@ -96,6 +97,8 @@ static int read_backing(struct node *b, uint64_t off, uint64_t n, uint8_t *buf, 
  * order (so the layout is the sequential one) and prints progress. Two slots: the buffers stay
  * within what qemu-img holds. */
 #define REBASE_SLOTS 2
+/* Bytes written between two writeback_start() calls. */
+#define WRITEBACK_STEP (16ULL << 20)
 
 struct rebase_slot {
     uint64_t off, n;
@@ -120,12 +123,18 @@ static int rebase_apply(void *opaque, void *slot_)
             uint64_t off = slot->off + done;
             ret = slot->old_zero ? node_pwrite_zeroes(r->top, off, pnum, 0)
                                : node_pwrite(r->top, off, pnum, slot->old + done);
+            if (!slot->old_zero)
+                r->unsynced += pnum;
             if (ret < 0) {
                 error_report("Error while writing to COW image: %s", strerror(-ret));
                 return ret;
             }
         }
         done += pnum;
+    }
+    if (r->unsynced >= WRITEBACK_STEP) {
+        writeback_start(r->top);
+        r->unsynced = 0;
     }
     progress_print(r->local_progress, 100);
     return 0;

@@ -4,11 +4,13 @@
 #include "write-common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "common.h"
+#include "file.h"
 
 #define SECTOR 512
 
@@ -148,4 +150,14 @@ void rate_limit_wait(struct rate_limit *rl)
         if (nanosleep(&ts, NULL) < 0 && errno != EINTR)
             break;
     }
+}
+
+void writeback_start(struct node *n)
+{
+    struct node *f = file_node_fd(n) >= 0 ? n : n->file;
+    int fd = file_node_fd(f);
+    if (fd < 0 || ((n->flags | f->flags) & (NODE_NO_FLUSH | NODE_NOCACHE)))
+        return;
+    /* a hint: an error here changes nothing, the final flush reports real ones */
+    (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 }

@@ -24,6 +24,11 @@ void warn_probed_raw(const struct node *n);
 
 bool buffer_is_zero(const void *buf, uint64_t len);
 
+/* Have the kernel start writing back what has been written to image n's file so far, without
+ * waiting for it, so that the flush at the end of a long copy finds less left to do (the disk
+ * works while the copy goes on). Nothing for cache=unsafe or O_DIRECT. */
+void writeback_start(struct node *n);
+
 /* -r RATE (bytes per second) of convert and commit. qemu throttles convert's writes with a leaky
  * bucket that holds a tenth of a second's bytes (a request waits until the bytes written before it
  * have drained to that) and paces commit's job so that it takes at least bytes/rate. */
