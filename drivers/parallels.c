@@ -367,6 +367,17 @@ static void prl_close(struct node *n)
     n->state = NULL;
 }
 
+/* Under NODE_STRICT, the BAT entry of guest byte `off` when the BAT runs past the end of the file
+ * (read as 0 at open, as qemu does) is corrupt. */
+static int bat_check(struct node *n, uint64_t off)
+{
+    struct prl_state *s = st(n);
+    uint64_t idx = off / ((uint64_t)s->tracks * 512);
+    if (idx < s->bat_loaded)
+        return 0;
+    return node_check_pointer(n->file, PRL_HEADER_SIZE + idx * 4, 4, 0, "a BAT entry");
+}
+
 /* Host byte offset of guest byte `off` (0: unallocated); *run gets the bytes left in the cluster. */
 static uint64_t prl_map(struct prl_state *s, uint64_t off, uint64_t len, uint64_t *run)
 {
@@ -384,7 +395,9 @@ static int prl_pread(struct node *n, uint64_t off, uint64_t len, void *buf)
     while (len) {
         uint64_t run;
         uint64_t host = prl_map(s, off, len, &run);
-        int ret = host ? node_pread(n->file, host, run, p) : node_read_backing(n, off, run, p);
+        int ret = bat_check(n, off);
+        if (ret == 0)
+            ret = host ? node_pread(n->file, host, run, p) : node_read_backing(n, off, run, p);
         if (ret < 0)
             return ret;
         off += run;
@@ -400,8 +413,13 @@ static int prl_block_status(struct node *n, uint64_t off, uint64_t len, struct b
     uint64_t run;
     uint64_t start = prl_map(s, off, len, &run);
     uint64_t done = run;
-    /* extend while the next cluster is equally (un)allocated and, if allocated, contiguous */
-    while (done < len) {
+    int ret = bat_check(n, off);
+    if (ret < 0)
+        return ret;
+    /* extend while the next cluster is equally (un)allocated and, if allocated, contiguous (and
+     * its entry was read: the next query checks the others) */
+    while (done < len && ((off + done) / ((uint64_t)s->tracks * 512) < s->bat_loaded ||
+                          !(n->file->flags & NODE_STRICT))) {
         uint64_t next = prl_map(s, off + done, len - done, &run);
         if ((start == 0) != (next == 0) || (start && next != start + done))
             break;

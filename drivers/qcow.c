@@ -314,8 +314,10 @@ static int qcow_l2_load(struct node *n, uint64_t l2_offset, uint64_t **table)
 static int qcow_lookup(struct node *n, uint64_t off, uint64_t *entry)
 {
     struct qcow_state *s = st(n);
-    uint64_t l2_offset = l1_get(s, off >> (s->l2_bits + s->cluster_bits));
+    uint64_t idx = off >> (s->l2_bits + s->cluster_bits), l2_offset = l1_get(s, idx);
     *entry = 0;
+    if (!l2_offset && idx >= s->l1_loaded) /* its L1 table runs past the end of the file */
+        return node_check_pointer(n->file, s->l1_offset + idx * 8, 8, 0, "an L1 table entry");
     if (!l2_offset)
         return 0;
     uint64_t *l2;

@@ -185,6 +185,16 @@ static uint32_t bmap_get(const struct vdi_state *s, uint64_t index)
     return index < s->bmap_loaded ? s->bmap[index] : 0;
 }
 
+/* Under NODE_STRICT, an entry of a block map that runs past the end of the file (read as 0,
+ * block 0, at open, as qemu does) is corrupt. */
+static int bmap_check(struct node *n, uint64_t index)
+{
+    struct vdi_state *s = n->state;
+    if (index < s->bmap_loaded)
+        return 0;
+    return node_check_pointer(n->file, s->offset_bmap + index * 4, 4, 0, "a block map entry");
+}
+
 static bool is_allocated(uint32_t entry)
 {
     return entry < VDI_DISCARDED;
@@ -208,10 +218,13 @@ static int vdi_pread(struct node *n, uint64_t off, uint64_t len, void *buf)
     while (len) {
         uint64_t chunk = chunk_in_block(s, off, len);
         uint32_t entry = bmap_get(s, off / s->block_size);
+        int ret = bmap_check(n, off / s->block_size);
+        if (ret < 0)
+            return ret;
         if (!is_allocated(entry)) {
             memset(p, 0, chunk); /* never allocated or discarded: zeros */
         } else {
-            int ret = node_pread(n->file, block_host(s, entry) + off % s->block_size, chunk, p);
+            ret = node_pread(n->file, block_host(s, entry) + off % s->block_size, chunk, p);
             if (ret < 0)
                 return ret;
         }
@@ -310,6 +323,9 @@ static int vdi_block_status(struct node *n, uint64_t off, uint64_t len, struct b
 {
     struct vdi_state *s = st(n);
     uint32_t entry = bmap_get(s, off / s->block_size);
+    int ret = bmap_check(n, off / s->block_size);
+    if (ret < 0)
+        return ret;
     out->len = chunk_in_block(s, off, len);
     if (!is_allocated(entry)) {
         out->flags = BS_ZERO;

@@ -794,6 +794,9 @@ static int cluster_offset(struct extent *e, uint64_t off, uint64_t *host, uint64
     if (l1_index >= e->l1_size)
         return -EIO;
     uint32_t l2 = l1_index < e->l1_loaded ? e->l1[l1_index] : 0;
+    if (!l2 && l1_index >= e->l1_loaded && /* its directory runs past the end of the file */
+        node_check_pointer(e->file, e->l1_offset + l1_index * 4, 4, 0, "a grain directory entry"))
+        return -EIO;
     if (!l2)
         return VMDK_UNALLOC;
     int ret = load_l2(e, l2);

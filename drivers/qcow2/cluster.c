@@ -126,6 +126,11 @@ int qcow2_lookup(struct qcow2 *s, uint64_t off, uint64_t len, struct qcow2_map *
     uint64_t max = table_end - off < len ? table_end - off : len;
     memset(m, 0, sizeof(*m));
     if (l1_idx >= s->l1_size || !(s->l1[l1_idx] & L1E_OFFSET_MASK)) {
+        /* an entry of an L1 table that runs past the end of the file read as zero at open */
+        int ret = l1_idx < s->l1_size ? node_check_pointer(s->node->file, s->l1_offset + l1_idx * 8,
+                                                           8, 0, "an L1 table entry") : 0;
+        if (ret < 0)
+            return ret;
         m->type = Q_UNALLOC;
         m->bytes = max;
         return 0;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Table and data pointers past the end of the file give EIO through ro and rw mounts of the other
 # formats too, with a line in the -d log, where qemu reads zeros: a qcow L2 table, a vmdk grain
-# table, a vdi block, a parallels cluster; and pointers aimed at the header, where qemu reads the
+# table, a vdi block, a parallels cluster, the entries of a vdi block map cut by the end of the
+# file; and pointers aimed at the header, where qemu reads the
 # header as data: a qcow compressed cluster, a vmdk grain, a vpc block. The rest of the image reads, -o salvage reads zeros there, and flatimg
 # convert still does what qemu-img convert does.
 . "$top_srcdir/tests/lib.sh"
@@ -36,6 +37,16 @@ check_corrupt "vdi: block past the end" vdi block-eof.vdi 0 $((40 * M)) 63
 $QEMU_IMG convert -O parallels src.raw bat-eof.parallels
 put_le32 bat-eof.parallels 64 $((0x100000))
 check_corrupt "parallels: cluster past the end" parallels bat-eof.parallels 0 $((40 * M)) 63
+
+# vdi: the block map moved to the end of the file with only its first 128 entries there; qemu
+# reads the others as 0, block 0, so 900M shows block 0's data
+$QEMU_IMG create -q -f raw big.raw 1G
+$QEMU_IO -f raw -c "write -P 0x61 0 64k" -c "write -P 0x63 900M 64k" big.raw >/dev/null
+$QEMU_IMG convert -O vdi big.raw bmap-cut.vdi
+end=$(stat -c %s bmap-cut.vdi)
+dd if=bmap-cut.vdi bs=1 skip="$(le32 bmap-cut.vdi 340)" count=512 status=none >>bmap-cut.vdi
+put_le32 bmap-cut.vdi 340 "$end"
+check_corrupt "vdi: block map cut by the end of the file" vdi bmap-cut.vdi $((900 * M)) 0 61
 
 # pointers aimed at the header, where qemu reads the header as data
 # qcow: a compressed cluster at byte 16 (offset in the low 51 bits with 4 KiB clusters)

@@ -1,9 +1,10 @@
 #!/bin/sh
 # A qcow2's corrupt pointers give EIO through ro and rw mounts, with a line in the -d log, where
 # qemu reads zeros or other metadata as data: an L2 table past the end of the file, a data cluster
-# past the end, an L2 table on the L1 table, a compressed cluster in the header cluster, and a
-# compressed descriptor that runs past the end of the file. The rest of the image reads, -o salvage
-# reads zeros there, and flatimg convert still does what qemu-img convert does.
+# past the end, L1 entries cut by the end of the file, an L2 table on the L1 table, a compressed
+# cluster in the header cluster, and a compressed descriptor that runs past the end of the file.
+# The rest of the image reads, -o salvage reads zeros there, and flatimg convert still does what
+# qemu-img convert does.
 . "$top_srcdir/tests/lib.sh"
 . "$top_srcdir/tests/fuse/lib-fuse.sh"
 . "$top_srcdir/tests/fuse/lib-corrupt.sh"
@@ -35,6 +36,15 @@ cp plain.qcow2 l2-on-l1.qcow2
 put_be64 l2-on-l1.qcow2 "$(l1_of l2-on-l1.qcow2)" "$(l1_of l2-on-l1.qcow2)"
 put_hex l2-on-l1.qcow2 "$(l1_of l2-on-l1.qcow2)" 80
 check_corrupt "L2 table on the L1 table" qcow2 l2-on-l1.qcow2 0 $((600 * M)) 63
+
+# the L1 table (512-byte clusters: 128 entries of 32 KiB) moved to the end of the file with only
+# its first 64 entries there: qemu reads the others as unallocated
+$QEMU_IMG create -q -f qcow2 -o cluster_size=512 l1-cut.qcow2 4M
+$QEMU_IO -c "write -P 0x61 0 64k" -c "write -P 0x63 3M 64k" l1-cut.qcow2 >/dev/null
+end=$(stat -c %s l1-cut.qcow2)
+dd if=l1-cut.qcow2 bs=1 skip="$(l1_of l1-cut.qcow2)" count=512 status=none >>l1-cut.qcow2
+put_be64 l1-cut.qcow2 40 "$end"
+check_corrupt "L1 table cut by the end of the file" qcow2 l1-cut.qcow2 $((3 * M)) 0 61
 
 # compressed descriptors (64 KiB clusters): offset in bits 0-53, extra sectors in bits 54-61
 cp comp.qcow2 comp-header.qcow2
