@@ -1,8 +1,8 @@
 #!/bin/sh
 # Table and data pointers past the end of the file give EIO through ro and rw mounts of the other
 # formats too, with a line in the -d log, where qemu reads zeros: a qcow L2 table, a vmdk grain
-# table, a vdi block, a parallels cluster, the entries of a vdi block map cut by the end of the
-# file; and pointers aimed at the header, where qemu reads the
+# table, a vdi block, a parallels cluster, the entries of a vdi block map, a qcow L1 table and a
+# vmdk grain directory cut by the end of the file; and pointers aimed at the header, where qemu reads the
 # header as data: a qcow compressed cluster, a vmdk grain, a vpc block. The rest of the image reads, -o salvage reads zeros there, and flatimg
 # convert still does what qemu-img convert does.
 . "$top_srcdir/tests/lib.sh"
@@ -47,6 +47,24 @@ end=$(stat -c %s bmap-cut.vdi)
 dd if=bmap-cut.vdi bs=1 skip="$(le32 bmap-cut.vdi 340)" count=512 status=none >>bmap-cut.vdi
 put_le32 bmap-cut.vdi 340 "$end"
 check_corrupt "vdi: block map cut by the end of the file" vdi bmap-cut.vdi $((900 * M)) 0 61
+
+# qcow: the L1 table (512 entries of 2 MiB) moved to the end with only its first 64 entries there
+$QEMU_IMG convert -O qcow big.raw l1-cut.qcow
+end=$(stat -c %s l1-cut.qcow)
+dd if=l1-cut.qcow bs=1 skip="$(be64 l1-cut.qcow 40)" count=512 status=none >>l1-cut.qcow
+put_be64 l1-cut.qcow 40 "$end"
+check_corrupt "qcow: L1 table cut by the end of the file" qcow l1-cut.qcow $((900 * M)) 0 61
+
+# vmdk: the grain directory (entries of 32 MiB) moved to the end with only its first 128 entries
+# there (gd_offset at byte 56, in sectors)
+$QEMU_IMG create -q -f raw huge.raw 8G
+$QEMU_IO -f raw -c "write -P 0x61 0 64k" -c "write -P 0x63 6G 64k" huge.raw >/dev/null
+$QEMU_IMG convert -O vmdk huge.raw gd-cut.vmdk
+end=$(stat -c %s gd-cut.vmdk)
+dd if=gd-cut.vmdk bs=1 skip=$(( $(od -An -tu8 --endian=little -j 56 -N 8 gd-cut.vmdk) * 512 )) \
+    count=512 status=none >>gd-cut.vmdk
+put_le32 gd-cut.vmdk 56 $((end / 512))
+check_corrupt "vmdk: grain directory cut by the end of the file" vmdk gd-cut.vmdk $((6144 * M)) 0 61
 
 # pointers aimed at the header, where qemu reads the header as data
 # qcow: a compressed cluster at byte 16 (offset in the low 51 bits with 4 KiB clusters)
