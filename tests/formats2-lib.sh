@@ -33,6 +33,7 @@ flat_write() {
 # poke FILE OFFSET BYTES: overwrite bytes (printf escapes such as '\xff') in place.
 poke() {
     printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+    sync "$1" # a settled block count (delayed allocation) for the size two programs report
 }
 
 # qio IMG CMD...: run qemu-io commands quietly; fail the test when one fails.

@@ -10,6 +10,8 @@ need_qemu
 poke() { # poke NAME OFFSET HEXBYTES: a copy of good.qcow2 with bytes replaced
     cp good.qcow2 "$1"
     printf "$(echo "$3" | sed 's/../\\x&/g')" | dd of="$1" bs=1 seek=$(($2)) conv=notrunc status=none
+    # settle the file's block count (delayed allocation) before two programs report its size
+    sync "$1"
 }
 cases=(
     "version 4:4:00000004"

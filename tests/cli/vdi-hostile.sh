@@ -8,7 +8,7 @@ mk() {
     "$QEMU_IMG" create -q -f vdi h.vdi 4M
     "$QEMU_IO" -c 'write -P 0x11 0 64k' -c 'write -P 0x22 2M 64k' h.vdi >/dev/null
 }
-poke() { printf "$2" | dd of=h.vdi bs=1 seek=$(($1)) conv=notrunc 2>/dev/null; }
+poke() { printf "$2" | dd of=h.vdi bs=1 seek=$(($1)) conv=notrunc 2>/dev/null; sync h.vdi; }
 check() {
     same info h.vdi
     same info --output=json h.vdi

@@ -9,7 +9,7 @@ mk() {
     "$QEMU_IMG" create -q -f vmdk "$@" h.vmdk 4M
     "$QEMU_IO" -c 'write -P 0x11 0 64k' -c 'write -P 0x22 2M 64k' h.vmdk >/dev/null
 }
-poke() { printf "$2" | dd of=${3:-h.vmdk} bs=1 seek=$(($1)) conv=notrunc 2>/dev/null; }
+poke() { printf "$2" | dd of=${3:-h.vmdk} bs=1 seek=$(($1)) conv=notrunc 2>/dev/null; sync ${3:-h.vmdk}; }
 check() {
     same info h.vmdk
     same info --output=json h.vmdk

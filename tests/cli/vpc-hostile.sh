@@ -16,7 +16,7 @@ d[64:68] = struct.pack('>I', (~sum(f)) & 0xffffffff)
 open(sys.argv[1], 'wb').write(d)
 PY
 }
-poke() { printf "$2" | dd of=h.vhd bs=1 seek=$(($1)) conv=notrunc 2>/dev/null; }
+poke() { printf "$2" | dd of=h.vhd bs=1 seek=$(($1)) conv=notrunc 2>/dev/null; sync h.vhd; }
 check() {
     same info h.vhd
     same info --output=json h.vhd
