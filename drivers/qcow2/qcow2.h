@@ -232,6 +232,7 @@ void qcow2_process_discards(struct qcow2 *s);
 int qcow2_flush_metadata(struct qcow2 *s);
 /* Rebuild the refcount structures at 2^order bits per entry (amend refcount_bits). */
 int qcow2_change_refcount_order(struct qcow2 *s, uint32_t order, struct error **errp);
+int qcow2_update_refcounts_range(struct qcow2 *s, uint64_t off, uint64_t count, int64_t delta);
 int qcow2_rc_cache_read(void *opaque, uint64_t off, void *buf, size_t len);
 int qcow2_rc_cache_write(void *opaque, uint64_t off, const void *buf, size_t len);
 uint64_t qcow2_refcount_get_entry(const struct qcow2 *s, const uint8_t *block, uint64_t idx);

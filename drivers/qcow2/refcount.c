@@ -392,118 +392,204 @@ static void set_entry_order(uint8_t *b, uint32_t order, uint64_t i, uint64_t v)
     qcow2_refcount_set_entry(&tmp, b, i, v);
 }
 
-/* The first cluster + 1 with a non-zero refcount; fails on one too large for new_max. */
-static int used_end(struct qcow2 *s, uint32_t new_bits, uint64_t new_max, uint64_t *end,
-                    struct error **errp)
+/* The new refcount structures being built (qemu's walk_over_reftable state). */
+struct rc_walk {
+    uint32_t order;
+    uint64_t new_max, per_new;  /* entries per new refcount block */
+    uint64_t *table;            /* the new refcount table, in memory */
+    uint64_t size;              /* its entries */
+    uint8_t *block;             /* the new block being filled (write pass), else NULL */
+    bool allocated;             /* the allocation pass took new clusters */
+};
+
+/* A new refcount block is complete: allocation pass, give a non-empty one a cluster (counted in
+ * the old structures, as qemu's alloc_refblock), growing the new table as needed; write pass,
+ * write it where it was given. */
+static int walk_block_done(struct qcow2 *s, struct rc_walk *w, uint64_t idx, bool empty,
+                           struct error **errp)
 {
-    *end = 0;
-    uint64_t per = 1ull << s->rb_bits;
-    for (uint64_t i = 0; i < s->rt_entries; i++) {
-        uint64_t boff;
-        int ret = block_of(s, i, &boff);
-        if (ret < 0)
+    uint64_t cs = s->cluster_size;
+    if (w->block) {
+        if (idx < w->size && w->table[idx]) {
+            int ret = node_pwrite(s->node->file, w->table[idx], cs, w->block);
+            if (ret < 0)
+                error_setg_errno(errp, -ret, "Failed to write refblock");
             return ret;
-        if (!boff)
-            continue;
-        uint8_t *b;
-        if ((ret = cache_get(s->rc_cache, boff, (void **)&b)) < 0)
-            return ret;
-        for (uint64_t j = 0; j < per; j++) {
-            uint64_t rc = qcow2_refcount_get_entry(s, b, j);
-            if (!rc)
-                continue;
-            uint64_t c = (i << s->rb_bits) + j;
-            if (rc > new_max) {
-                cache_put(s->rc_cache, b);
-                error_setg(errp, "Cannot decrease refcount entry width to %u bits: Cluster at "
-                                 "offset %#" PRIx64 " has a refcount of %" PRIu64,
-                           new_bits, c << s->cluster_bits, rc);
-                return -EINVAL;
-            }
-            *end = c + 1;
         }
-        cache_put(s->rc_cache, b);
+        return 0;
+    }
+    if (empty)
+        return 0;
+    if (idx >= w->size) {
+        uint64_t size = (idx + 1 + cs / 8 - 1) / (cs / 8) * (cs / 8);
+        if (size * 8 > QCOW2_MAX_RT_BYTES) {
+            error_setg(errp, "The new reftable is too large");
+            return -ENOTSUP;
+        }
+        uint64_t *t = realloc(w->table, size * 8);
+        if (!t)
+            return -ENOMEM;
+        memset(t + w->size, 0, (size - w->size) * 8);
+        w->table = t;
+        w->size = size;
+    }
+    if (!w->table[idx]) {
+        int64_t off = qcow2_alloc_clusters(s, 1);
+        if (off < 0) {
+            error_setg_errno(errp, (int)-off, "Failed to allocate refblock");
+            return (int)off;
+        }
+        w->table[idx] = (uint64_t)off;
+        w->allocated = true;
     }
     return 0;
 }
 
-/* qemu's qcow2_change_refcount_order, laid out differently: the new refcount blocks and table go
- * after the last used cluster and count themselves; the header switches to them in one write,
- * then the old structures are freed through the new ones (a crash leaks, never corrupts). */
+/* One pass over everything the old refcount table covers, read live through the cache (the
+ * allocations of this pass show in the later blocks), cut into blocks of the new width. */
+static int walk_refcounts(struct qcow2 *s, struct rc_walk *w, struct error **errp)
+{
+    uint64_t per_old = 1ull << s->rb_bits, new_idx = 0, pos = 0;
+    bool empty = true;
+    int ret = 0;
+    if (w->block)
+        memset(w->block, 0, s->cluster_size);
+    for (uint64_t i = 0; ret == 0 && i < s->rt_entries; i++) {
+        uint64_t boff;
+        if ((ret = block_of(s, i, &boff)) < 0)
+            break;
+        for (uint64_t j = 0; ret == 0 && j < per_old;) {
+            if (pos >= w->per_new) {
+                ret = walk_block_done(s, w, new_idx++, empty, errp);
+                pos = 0;
+                empty = true;
+                if (w->block)
+                    memset(w->block, 0, s->cluster_size);
+                continue;
+            }
+            if (!boff) { /* an absent old block counts nothing: skip what fits */
+                uint64_t k = per_old - j < w->per_new - pos ? per_old - j : w->per_new - pos;
+                j += k;
+                pos += k;
+                continue;
+            }
+            uint64_t rc, c = (i << s->rb_bits) + j;
+            if ((ret = qcow2_get_refcount(s, c, &rc)) < 0)
+                break;
+            if (rc > w->new_max) {
+                error_setg(errp, "Cannot decrease refcount entry width to %u bits: Cluster at "
+                                 "offset %#" PRIx64 " has a refcount of %" PRIu64,
+                           1u << w->order, c << s->cluster_bits, rc);
+                return -EINVAL;
+            }
+            if (w->block)
+                set_entry_order(w->block, w->order, pos, rc);
+            empty = empty && !rc;
+            pos++;
+            j++;
+        }
+    }
+    if (ret == 0 && pos > 0)
+        ret = walk_block_done(s, w, new_idx, empty, errp);
+    return ret;
+}
+
+/* qemu's qcow2_change_refcount_order: passes over the refcounts give each non-empty new block a
+ * cluster, and the new table clusters, through the old structures, until a pass allocates
+ * nothing; a last pass writes the new blocks (counting themselves), then the table, the header
+ * switches, and the old blocks and table are freed through the new structures. */
 int qcow2_change_refcount_order(struct qcow2 *s, uint32_t order, struct error **errp)
 {
     uint64_t cs = s->cluster_size, bits = 1ull << order;
-    uint64_t new_max = order == 6 ? UINT64_MAX : (1ull << bits) - 1;
-    uint64_t per = (cs * 8) >> order, n_used;
+    struct rc_walk w = {
+        .order = order, .new_max = order == 6 ? UINT64_MAX : (1ull << bits) - 1,
+        .per_new = (cs * 8) >> order,
+    };
+    int64_t table_off = 0;
+    uint64_t table_alloc = 0;
     int ret = qcow2_flush_metadata(s);
-    if (ret < 0 || (ret = used_end(s, (uint32_t)bits, new_max, &n_used, errp)) < 0)
-        return ret;
-    /* k blocks and t table clusters after n_used, covering themselves too */
-    uint64_t k = (n_used + per - 1) / per, t;
-    for (;;) {
-        t = (k * 8 + cs - 1) / cs;
-        uint64_t need = (n_used + k + t + per - 1) / per;
-        if (need <= k)
+    do {
+        w.allocated = false;
+        if (ret < 0 || (ret = walk_refcounts(s, &w, errp)) < 0)
             break;
-        k = need;
-    }
-    if (t * cs > QCOW2_MAX_RT_BYTES) {
-        error_setg(errp, "Refcount table too large");
-        return -EFBIG;
-    }
-    uint64_t entries = t * cs / 8, end = n_used + k + t;
-    uint8_t *buf = malloc(cs);
-    uint64_t *nrt = calloc(entries, 8);
-    uint8_t *raw = calloc(t, cs);
-    ret = -ENOMEM;
-    if (!buf || !nrt || !raw)
-        goto out;
-    ret = 0;
-    for (uint64_t j = 0; j < k && ret == 0; j++) {
-        memset(buf, 0, cs);
-        for (uint64_t i = 0; i < per && ret == 0; i++) {
-            uint64_t c = j * per + i, rc = c < end ? 1 : 0;
-            if (c < n_used)
-                ret = qcow2_get_refcount(s, c, &rc);
-            set_entry_order(buf, order, i, rc);
+        if (w.allocated) {
+            if (table_off)
+                ret = qcow2_update_refcounts_range(s, (uint64_t)table_off, table_alloc, -1);
+            table_off = ret < 0 ? ret : qcow2_alloc_clusters(s, (w.size * 8 + cs - 1) / cs);
+            if (table_off < 0) {
+                ret = (int)table_off;
+                table_off = 0;
+                error_setg_errno(errp, -ret, "Failed to allocate the new reftable");
+                break;
+            }
+            table_alloc = (w.size * 8 + cs - 1) / cs;
         }
-        nrt[j] = (n_used + j) * cs;
-        put_be64(raw + j * 8, nrt[j]);
-        if (ret == 0)
-            ret = node_pwrite(s->node->file, nrt[j], cs, buf);
-    }
-    if (ret < 0 || (ret = node_pwrite(s->node->file, (n_used + k) * cs, t * cs, raw)) < 0 ||
-        (ret = node_flush(s->node->file)) < 0)
+    } while (w.allocated);
+    uint8_t *raw = NULL;
+    if (ret == 0 && !(w.block = malloc(cs)))
+        ret = -ENOMEM;
+    if (ret == 0)
+        ret = walk_refcounts(s, &w, errp);
+    if (ret == 0 && !(raw = calloc(w.size ? w.size : 1, 8)))
+        ret = -ENOMEM;
+    for (uint64_t i = 0; ret == 0 && i < w.size; i++)
+        put_be64(raw + i * 8, w.table[i]);
+    if (ret == 0 && (ret = node_pwrite(s->node->file, (uint64_t)table_off, w.size * 8, raw)) < 0)
+        error_setg_errno(errp, -ret, "Failed to write the new reftable");
+    if (ret == 0 && (ret = cache_flush(s->rc_cache)) < 0)
+        error_setg_errno(errp, -ret, "Failed to flush the refblock cache");
+    if (ret == 0)
+        ret = node_flush(s->node->file);
+    if (ret < 0)
         goto out;
     uint64_t *old_rt = s->rt, old_entries = s->rt_entries, old_off = s->rt_offset;
-    uint32_t old_clusters = s->rt_clusters;
+    uint32_t old_clusters = s->rt_clusters, old_order = s->refcount_order;
     cache_clear(s->rc_cache);
-    s->rt = nrt;
-    nrt = NULL;
-    s->rt_entries = entries;
-    s->rt_offset = (n_used + k) * cs;
-    s->rt_clusters = (uint32_t)t;
+    s->rt = w.table;
+    s->rt_entries = w.size;
+    s->rt_offset = (uint64_t)table_off;
+    s->rt_clusters = (uint32_t)((w.size * 8 + cs - 1) / cs);
     s->refcount_order = order;
     s->refcount_bits = (uint32_t)bits;
     s->rb_bits = s->cluster_bits + 3 - order;
-    s->free_cluster_index = 0;
-    ret = qcow2_write_header(s, s->node->backing_file);
+    if ((ret = qcow2_write_header(s, s->node->backing_file)) < 0) {
+        s->rt = old_rt;
+        s->rt_entries = old_entries;
+        s->rt_offset = old_off;
+        s->rt_clusters = old_clusters;
+        s->refcount_order = old_order;
+        s->refcount_bits = 1u << old_order;
+        s->rb_bits = s->cluster_bits + 3 - old_order;
+        error_setg_errno(errp, -ret, "Failed to update the qcow2 header");
+        goto out;
+    }
+    w.table = NULL;
+    /* the old structures, freed through the new ones */
     for (uint64_t i = 0; ret == 0 && i < old_entries; i++) {
         uint64_t b = old_rt[i] & RT_OFFSET_MASK;
         if (b && !(b & (cs - 1)))
             ret = qcow2_update_refcount(s, b >> s->cluster_bits, -1);
     }
-    for (uint64_t i = 0; ret == 0 && i < old_clusters; i++)
-        ret = qcow2_update_refcount(s, (old_off >> s->cluster_bits) + i, -1);
+    if (ret == 0)
+        ret = qcow2_update_refcounts_range(s, old_off, old_clusters, -1);
     free(old_rt);
     if (ret == 0)
         ret = qcow2_flush_metadata(s);
 out:
-    free(buf);
-    free(nrt);
     free(raw);
+    free(w.block);
+    free(w.table);
     if (ret < 0 && errp && !*errp)
         error_setg_errno(errp, -ret, "Could not change the refcount width");
+    return ret;
+}
+
+/* Add delta to the refcounts of count clusters from off on. */
+int qcow2_update_refcounts_range(struct qcow2 *s, uint64_t off, uint64_t count, int64_t delta)
+{
+    int ret = 0;
+    for (uint64_t i = 0; i < count && ret == 0; i++)
+        ret = qcow2_update_refcount(s, (off >> s->cluster_bits) + i, delta);
     return ret;
 }
 
