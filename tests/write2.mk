@@ -12,7 +12,8 @@ WRITE2_TESTS = \
 	tests/cli/create-file-protocol.sh \
 	tests/cli/convert-qcow-compress.sh \
 	tests/cli/commit-empty.sh \
-	tests/cli/commit-writeback.sh
+	tests/cli/commit-writeback.sh \
+	tests/cli/commit-kill-points.sh
 TESTS += $(WRITE2_TESTS)
 EXTRA_DIST += $(WRITE2_TESTS)
 if HAVE_CMOCKA

@@ -23,6 +23,7 @@ struct rebase {
     bool new_backing_owned;
     float local_progress; /* percent per IO_BUF_SIZE chunk, as qemu counts it */
     uint64_t unsynced;    /* bytes written since the last writeback_start() */
+    uint8_t *new_buf;     /* the worker's: the new backing view of the slot it applies */
 };
 
 /* qemu's compare_buffers: does the first sector differ, and how many bytes share that answer. */
@@ -94,8 +95,8 @@ static int read_backing(struct node *b, uint64_t off, uint64_t n, uint8_t *buf, 
 
 /* The copy runs as a pipeline: this thread finds the ranges to compare and reads the old backing
  * view, a worker reads the new one, compares and writes what differs into the image in the same
- * order (so the layout is the sequential one) and prints progress. Two slots: the buffers stay
- * within what qemu-img holds. */
+ * order (so the layout is the sequential one) and prints progress. Two slots for the old view
+ * and one buffer for the new (only the worker reads it): three buffers, less than qemu-img holds. */
 #define REBASE_SLOTS 2
 /* Bytes written between two writeback_start() calls. */
 #define WRITEBACK_STEP (16ULL << 20)
@@ -103,7 +104,7 @@ static int read_backing(struct node *b, uint64_t off, uint64_t n, uint8_t *buf, 
 struct rebase_slot {
     uint64_t off, n;
     bool old_zero;
-    uint8_t *old, *new;
+    uint8_t *old;
 };
 
 static int rebase_apply(void *opaque, void *slot_)
@@ -112,14 +113,14 @@ static int rebase_apply(void *opaque, void *slot_)
     struct rebase_slot *slot = slot_;
     bool new_zero;
     struct error *err = NULL;
-    int ret = read_backing(r->new_backing, slot->off, slot->n, slot->new, &new_zero, "new", &err);
+    int ret = read_backing(r->new_backing, slot->off, slot->n, r->new_buf, &new_zero, "new", &err);
     if (ret < 0) {
         error_report_err(err);
         return ret;
     }
     for (uint64_t done = 0; done < slot->n;) {
         uint64_t pnum;
-        if (compare_buffers(slot->old + done, slot->new + done, slot->n - done, &pnum)) {
+        if (compare_buffers(slot->old + done, r->new_buf + done, slot->n - done, &pnum)) {
             uint64_t off = slot->off + done;
             ret = slot->old_zero ? node_pwrite_zeroes(r->top, off, pnum, 0)
                                : node_pwrite(r->top, off, pnum, slot->old + done);
@@ -144,10 +145,12 @@ static int rebase_copy(struct rebase *r)
 {
     struct rebase_slot slots[REBASE_SLOTS];
     void *ring[REBASE_SLOTS];
+    r->new_buf = aligned_alloc(4096, IO_BUF_SIZE);
+    if (!r->new_buf)
+        abort();
     for (int i = 0; i < REBASE_SLOTS; i++) {
         slots[i].old = aligned_alloc(4096, IO_BUF_SIZE);
-        slots[i].new = aligned_alloc(4096, IO_BUF_SIZE);
-        if (!slots[i].old || !slots[i].new)
+        if (!slots[i].old)
             abort();
         ring[i] = &slots[i];
     }
@@ -186,10 +189,9 @@ static int rebase_copy(struct rebase *r)
     } else if (err) {
         error_report_err(err);
     }
-    for (int i = 0; i < REBASE_SLOTS; i++) {
+    for (int i = 0; i < REBASE_SLOTS; i++)
         free(slots[i].old);
-        free(slots[i].new);
-    }
+    free(r->new_buf);
     return ret;
 }
 

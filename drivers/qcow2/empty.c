@@ -1,9 +1,10 @@
 /* Emptying the active layer after commit, as qemu 7.2's qcow2_make_empty: when nothing but the
  * active layer lives in the file (v3, no snapshots, bitmaps, LUKS header or data file), the image
  * is reset to header, refcount table, one refcount block and a zeroed L1 table, and the file is
- * cut after them (qemu's make_completely_empty); otherwise every cluster of the active layer is
- * discarded (its L2 tables taken for writing, as qemu does), the freed ones punched out of the
- * file. */
+ * cut after them (qemu's make_completely_empty, with its window where a crash leaves the
+ * refcounts broken closed when the tables are already in place); otherwise every cluster of the
+ * active layer is discarded (its L2 tables taken for writing, as qemu does), the freed ones
+ * punched out of the file. */
 #include "config.h"
 
 #include <errno.h>
@@ -78,6 +79,59 @@ static int reset(struct node *n, struct qcow2 *s, uint64_t l1_clusters)
     return node_truncate(f, (3 + l1_clusters) * cs, false, PREALLOC_OFF, NULL);
 }
 
+/* The same result when the tables already sit where the reset puts them (the layout qemu-img
+ * create gives: refcount table in cluster 1 with its first block in cluster 2, L1 table from
+ * cluster 3), written in an order that never leaves more than leaked clusters behind a crash:
+ * the L1 table first (the layer is empty, its clusters leaked), then the refcount table (other
+ * blocks dropped), then the first block's counts, then the cut. */
+static bool in_place(const struct qcow2 *s)
+{
+    uint64_t cs = s->cluster_size;
+    return s->rt_offset == cs && s->rt_clusters == 1 && s->rt_entries && s->rt[0] == 2 * cs &&
+           s->l1_offset == 3 * cs;
+}
+
+static int reset_in_place(struct node *n, struct qcow2 *s, uint64_t l1_clusters)
+{
+    uint64_t cs = s->cluster_size;
+    struct node *f = n->file;
+    int ret = qcow2_flush_metadata(s);
+    if (ret < 0)
+        return ret;
+    cache_clear(s->l2_cache);
+    cache_clear(s->rc_cache);
+    s->nb_frees = 0;
+    s->nb_discards = 0;
+    s->free_byte_offset = 0;
+    if ((ret = node_pwrite_zeroes(f, 3 * cs, l1_clusters * cs, 0)) < 0 ||
+        (ret = node_flush(f)) < 0)
+        return ret;
+    if (s->l1_size)
+        memset(s->l1, 0, (size_t)s->l1_size * 8);
+    uint8_t *b = calloc(1, cs);
+    if (!b)
+        return -ENOMEM;
+    put_be64(b, 2 * cs);
+    if ((ret = node_pwrite(f, cs, cs, b)) < 0 || (ret = node_flush(f)) < 0)
+        goto out;
+    memset(s->rt, 0, s->rt_entries * 8);
+    s->rt[0] = 2 * cs;
+    memset(b, 0, cs);
+    for (uint64_t i = 0; i < 3 + l1_clusters; i++)
+        qcow2_refcount_set_entry(s, b, i, 1);
+    if ((ret = node_pwrite(f, 2 * cs, cs, b)) < 0 || (ret = node_flush(f)) < 0)
+        goto out;
+    s->free_cluster_index = 3 + l1_clusters;
+    if ((s->incompat & INCOMPAT_DIRTY) &&
+        (ret = qcow2_set_incompat(s, s->incompat & ~INCOMPAT_DIRTY)) < 0)
+        goto out;
+    s->marked_dirty = false;
+    ret = node_truncate(f, (3 + l1_clusters) * cs, false, PREALLOC_OFF, NULL);
+out:
+    free(b);
+    return ret;
+}
+
 /* qemu's fallback: qcow2_cluster_discard over the whole image, full discard, with the
  * "snapshot" discard type that reaches the file by default. */
 static int discard_all(struct node *n, struct qcow2 *s)
@@ -98,8 +152,9 @@ int qcow2_make_empty_active(struct node *n)
     uint64_t l1_clusters = ((uint64_t)s->l1_size * 8 + s->cluster_size - 1) / s->cluster_size;
     pthread_mutex_lock(&s->lock);
     int ret = s->incompat & INCOMPAT_CORRUPT ? -EIO
-              : can_reset(s, l1_clusters)    ? reset(n, s, l1_clusters)
-                                             : discard_all(n, s);
+              : !can_reset(s, l1_clusters)   ? discard_all(n, s)
+              : in_place(s)                  ? reset_in_place(n, s, l1_clusters)
+                                             : reset(n, s, l1_clusters);
     pthread_mutex_unlock(&s->lock);
     return ret;
 }
