@@ -725,6 +725,7 @@ int qcow2_snapshot_load_tmp(struct node *n, const char *id, const char *name,
     free(s->l1);
     s->l1 = l1;
     s->l1_size = sn->l1_size;
+    s->l1_offset = sn->l1_offset; /* as qemu's load_tmp: the view's table is the snapshot's */
     n->size = sn->disk_size;
 out:
     pthread_mutex_unlock(&s->lock);

@@ -70,4 +70,20 @@ fsumount view.raw pid
 cp comp-end.qcow2 comp-overrun.qcow2
 put_be64 comp-overrun.qcow2 "$at" $(( (1 << 62) | (0xff << 54) | end ))
 check_corrupt "compressed descriptor past the end" qcow2 comp-overrun.qcow2 0 $((600 * M)) 63
+# a snapshot's view reads through the snapshot's own L1 table: the active one being cut by the end
+# of the file (as above) is no fault of the snapshot's
+$QEMU_IMG create -q -f qcow2 -o cluster_size=512 l1-cut-snap.qcow2 4M
+$QEMU_IO -c "write -P 0x61 0 64k" -c "write -P 0x63 3M 64k" l1-cut-snap.qcow2 >/dev/null
+$QEMU_IMG snapshot -c s1 l1-cut-snap.qcow2
+$QEMU_IMG convert -l snapshot.name=s1 -O raw l1-cut-snap.qcow2 want-s1.raw
+end=$(( ($(stat -c %s l1-cut-snap.qcow2) + 511) / 512 * 512 ))
+truncate -s "$end" l1-cut-snap.qcow2
+dd if=l1-cut-snap.qcow2 bs=1 skip="$(l1_of l1-cut-snap.qcow2)" count=512 status=none \
+    >>l1-cut-snap.qcow2
+put_be64 l1-cut-snap.qcow2 40 "$end"
+touch view.raw
+MOUNTS="$SCRATCH/view.raw"
+fsmount l1-cut-snap.qcow2 view.raw -o snapshot=s1,pidfile=$SCRATCH/pid || exit 1
+expect "a snapshot view is not cut by the active L1 table" cmp view.raw want-s1.raw
+fsumount view.raw pid
 finish
