@@ -9,6 +9,7 @@ QCOW2B_TESTS = \
 	tests/cli/qcow2-shrink.sh \
 	tests/cli/qcow2-resize-prealloc.sh \
 	tests/cli/qcow2-bitmap-store.sh \
-	tests/cli/qcow2-amend-refcount.sh
+	tests/cli/qcow2-amend-refcount.sh \
+	tests/cli/qcow2-refblock-place.sh
 TESTS += $(QCOW2B_TESTS)
 EXTRA_DIST += $(QCOW2B_TESTS) tests/cli/qcow2-crash.py tests/cli/qcow2-bitmap-hostile.py

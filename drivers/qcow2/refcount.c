@@ -176,29 +176,6 @@ static int ensure_block(struct qcow2 *s, uint64_t idx)
     return write_rt_entry(s, idx);
 }
 
-/* Create the refcount block of range idx at a free cluster of another range whose block exists.
- * The cluster is counted (and the count on disk) before the block is written and the table
- * points at it, so a crash leaks it at worst. After growing the table, the caller searches again. */
-static int place_block(struct qcow2 *s, uint64_t idx, uint64_t cluster)
-{
-    if (idx >= s->rt_entries)
-        return grow_table(s, idx + 1);
-    uint64_t boff = cluster << s->cluster_bits;
-    int ret = check_overlap(s, boff, s->cluster_size);
-    if (ret < 0 || (ret = qcow2_update_refcount(s, cluster, 1)) < 0 ||
-        (ret = cache_flush(s->rc_cache)) < 0 || (ret = node_flush(s->node->file)) < 0)
-        return ret;
-    uint8_t *b;
-    if ((ret = cache_get_empty(s->rc_cache, boff, (void **)&b)) < 0)
-        return ret;
-    ret = node_pwrite(s->node->file, boff, s->cluster_size, b);
-    cache_put(s->rc_cache, b);
-    if (ret < 0 || (ret = node_flush(s->node->file)) < 0)
-        return ret;
-    s->rt[idx] = boff;
-    return write_rt_entry(s, idx);
-}
-
 int qcow2_update_refcount(struct qcow2 *s, uint64_t cluster, int64_t delta)
 {
     uint64_t idx = cluster >> s->rb_bits;
@@ -253,6 +230,48 @@ static int check_overlap(struct qcow2 *s, uint64_t off, uint64_t len)
     return -EIO;
 }
 
+/* qemu's alloc_refcount_block for a range inside the table: the block goes to the first free
+ * cluster from the search position; in its own range it counts itself, elsewhere it is counted
+ * where it lies (that range's block made first, the same way). */
+static int new_refblock(struct qcow2 *s, uint64_t idx)
+{
+    if (idx >= s->rt_entries)
+        return grow_table(s, idx + 1);
+    uint64_t pos = s->free_cluster_index, rc;
+    for (;; pos++) {
+        int ret = qcow2_get_refcount(s, pos, &rc);
+        if (ret < 0)
+            return ret;
+        if (!rc)
+            break;
+    }
+    s->free_cluster_index = pos + 1;
+    uint64_t boff = pos << s->cluster_bits, own = pos >> s->rb_bits, cover;
+    int ret = check_overlap(s, boff, s->cluster_size);
+    if (ret < 0)
+        return ret;
+    if (own != idx) {
+        if ((ret = block_of(s, own, &cover)) < 0)
+            return ret;
+        if (!cover)
+            return new_refblock(s, own); /* qemu gives up this try too and searches again */
+        if ((ret = qcow2_update_refcount(s, pos, 1)) < 0 || (ret = cache_flush(s->rc_cache)) < 0 ||
+            (ret = node_flush(s->node->file)) < 0)
+            return ret;
+    }
+    uint8_t *b;
+    if ((ret = cache_get_empty(s->rc_cache, boff, (void **)&b)) < 0)
+        return ret;
+    if (own == idx)
+        qcow2_refcount_set_entry(s, b, pos & ((1ull << s->rb_bits) - 1), 1);
+    ret = node_pwrite(s->node->file, boff, s->cluster_size, b);
+    cache_put(s->rc_cache, b);
+    if (ret < 0 || (ret = node_flush(s->node->file)) < 0)
+        return ret;
+    s->rt[idx] = boff;
+    return write_rt_entry(s, idx);
+}
+
 int64_t qcow2_alloc_clusters(struct qcow2 *s, uint64_t count)
 {
     for (;;) {
@@ -266,21 +285,23 @@ int64_t qcow2_alloc_clusters(struct qcow2 *s, uint64_t count)
             if (rc)
                 start = c;
         }
-        /* The run's missing refcount blocks are created first, one per pass, and the search
-         * starts again since they take free clusters: the first range's block goes to its
-         * range's start (self-describing), the others to the run's first cluster. A block at
-         * its own range's start would cut every run longer than a range, forever. */
-        uint64_t first = start >> s->rb_bits;
+        /* qemu's alloc_clusters_noref leaves the search after the run; a missing refcount
+         * block met while counting the run is made by alloc_refcount_block at the first free
+         * cluster from there, the counts already done are undone (the search restarts at the
+         * run, or after the new block when the run's first range lacked it) */
+        s->free_cluster_index = c;
         bool moved = false;
-        for (uint64_t idx = first; idx <= (c - 1) >> s->rb_bits && !moved; idx++) {
+        for (uint64_t idx = start >> s->rb_bits; idx <= (c - 1) >> s->rb_bits && !moved; idx++) {
             uint64_t boff;
             int ret = block_of(s, idx, &boff);
             if (ret < 0)
                 return ret;
             if (boff)
                 continue;
-            if ((ret = idx == first ? ensure_block(s, idx) : place_block(s, idx, start)) < 0)
+            if ((ret = new_refblock(s, idx)) < 0)
                 return ret;
+            if (idx != start >> s->rb_bits && start < s->free_cluster_index)
+                s->free_cluster_index = start;
             moved = true;
         }
         if (moved)
