@@ -287,8 +287,7 @@ int64_t qcow2_alloc_clusters(struct qcow2 *s, uint64_t count)
         }
         /* qemu's alloc_clusters_noref leaves the search after the run; a missing refcount
          * block met while counting the run is made by alloc_refcount_block at the first free
-         * cluster from there, the counts already done are undone (the search restarts at the
-         * run, or after the new block when the run's first range lacked it) */
+         * cluster from there, and the search restarts at the run (qemu's update_refcount) */
         s->free_cluster_index = c;
         bool moved = false;
         for (uint64_t idx = start >> s->rb_bits; idx <= (c - 1) >> s->rb_bits && !moved; idx++) {
@@ -300,7 +299,7 @@ int64_t qcow2_alloc_clusters(struct qcow2 *s, uint64_t count)
                 continue;
             if ((ret = new_refblock(s, idx)) < 0)
                 return ret;
-            if (idx != start >> s->rb_bits && start < s->free_cluster_index)
+            if (start < s->free_cluster_index)
                 s->free_cluster_index = start;
             moved = true;
         }

@@ -10,7 +10,7 @@ truncate -s 64M src.raw
 for o in 0 160 336 480 720; do
     dd if=/dev/urandom of=src.raw bs=64k count=8 seek=$o conv=notrunc status=none
 done
-for o in cluster_size=4k,refcount_bits=64 cluster_size=2k,refcount_bits=1 \
+for o in cluster_size=4k,refcount_bits=64 cluster_size=2k,refcount_bits=1 cluster_size=512 cluster_size=1k \
          cluster_size=4k,refcount_bits=32 cluster_size=8k,refcount_bits=64; do
     rm -f q.qcow2 f.qcow2
     "$QEMU_IMG" convert -O qcow2 -o $o src.raw q.qcow2

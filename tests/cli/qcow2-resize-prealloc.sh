@@ -34,7 +34,8 @@ for o in compat=1.1 compat=0.10 extended_l2=on cluster_size=512 cluster_size=512
         grow_case "$o" 50M $m "$QEMU_IMG create -f qcow2 -o $o a.qcow2 10M && $W"
     done
 done
-for o in compat=1.1 compat=0.10 extended_l2=on cluster_size=2M refcount_bits=1,cluster_size=4k; do
+for o in compat=1.1 compat=0.10 extended_l2=on cluster_size=2M refcount_bits=1,cluster_size=4k cluster_size=1k \
+         cluster_size=2k,refcount_bits=64; do
     grow_case "$o" 50M metadata "$QEMU_IMG create -f qcow2 -o $o a.qcow2 10M && $W"
 done
 for m in falloc full; do
