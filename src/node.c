@@ -651,6 +651,12 @@ bool node_has_zero_init(struct node *n)
     return false;
 }
 
+void *io_buffer_alloc(size_t len)
+{
+    void *p = NULL;
+    return posix_memalign(&p, 4096, len ? len : 1) ? NULL : p;
+}
+
 int node_write_zero_buffers(struct node *n, uint64_t off, uint64_t len)
 {
     const uint64_t chunk = 1 << 20;

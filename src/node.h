@@ -225,6 +225,11 @@ bool node_has_zero_init(struct node *n);
  * that must occupy space as qemu's do. */
 int node_write_zero_buffers(struct node *n, uint64_t off, uint64_t len);
 
+/* Memory for large read/write requests (free with free()): page-aligned, because the kernel
+ * copies to and from the page cache much faster than into the block malloc returns 16 bytes past
+ * a page, and O_DIRECT needs no bounce for it. NULL when out of memory. */
+void *io_buffer_alloc(size_t len);
+
 /* Read what lies under a layer: the backing node's data, zeros past its end or without one. */
 int node_read_backing(struct node *n, uint64_t off, uint64_t len, void *buf);
 

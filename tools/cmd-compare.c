@@ -264,8 +264,8 @@ int cmd_compare(int argc, char **argv)
         goto out;
     c.s[0].size = c.s[0].n->size;
     c.s[1].size = c.s[1].n->size;
-    c.buf[0] = malloc(COMPARE_BUF_SIZE);
-    c.buf[1] = malloc(COMPARE_BUF_SIZE);
+    c.buf[0] = io_buffer_alloc(COMPARE_BUF_SIZE);
+    c.buf[1] = io_buffer_alloc(COMPARE_BUF_SIZE);
     if (!c.buf[0] || !c.buf[1]) {
         error_report("Out of memory");
         ret = 4;

@@ -373,7 +373,7 @@ static void *convert_worker(void *opaque)
 {
     struct worker *w = opaque;
     struct convert *c = w->c;
-    uint8_t *buf = malloc(c->buf_size);
+    uint8_t *buf = io_buffer_alloc(c->buf_size);
     struct prepared pc = { .out = c->split_compress ? malloc(c->cluster_size) : NULL };
     struct piece *p = malloc(sizeof(*p));
     if (!buf || !p || (c->split_compress && !pc.out))

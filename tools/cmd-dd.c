@@ -81,7 +81,7 @@ static int dd_create(const char *fmt, const char *filename, uint64_t size)
 
 static int dd_copy(struct node *in, struct node *out, uint64_t pos, uint64_t size, uint64_t bs)
 {
-    uint8_t *buf = malloc(bs);
+    uint8_t *buf = io_buffer_alloc(bs);
     if (!buf)
         abort();
     int ret = 0;
