@@ -336,7 +336,7 @@ int cmd_bench(int argc, char **argv)
     fflush(stdout);
     size_t slices = (size_t)(o.depth < BENCH_MAX_THREADS ? (o.depth ? o.depth : 1)
                                                          : BENCH_MAX_THREADS);
-    b.buf = malloc(slices * b.bufsize + 1);
+    b.buf = io_buffer_alloc(slices * b.bufsize + 1); /* aligned, as qemu's blk_blockalign */
     if (!b.buf)
         abort();
     memset(b.buf, o.pattern, slices * b.bufsize);
