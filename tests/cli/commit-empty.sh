@@ -33,6 +33,9 @@ for opts in "" "-o cluster_size=4k" "-o cluster_size=512" "-o lazy_refcounts=on"
 done
 commit_both "" ""
 expect "(nothing written) the emptied top is qemu-img's, byte for byte" cmp q/t.qcow2 f/t.qcow2
+# a persistent bitmap: every cluster discarded, the bitmap stored again at close
+commit_both "" "$W1M -c 'write -P 2 3M 64k'" "\"\$QEMU_IMG\" bitmap --add t.qcow2 bm"
+expect "(bitmap) the emptied top is qemu-img's, byte for byte" cmp q/t.qcow2 f/t.qcow2
 
 # v2 and snapshots: the clusters are discarded (freed ones punched out of the file); map, size
 # and space used are qemu's
