@@ -46,36 +46,6 @@ int qcow2_change_backing_file(struct node *n, const char *file, const char *fmt)
     return change_backing_file(n, file, fmt);
 }
 
-/* Drop every cluster mapping of the active layer (qemu's make_empty after commit). */
-int qcow2_make_empty(struct node *n)
-{
-    struct qcow2 *s = qcow2_state(n);
-    if (s->nb_snapshots)
-        return -ENOTSUP;
-    pthread_mutex_lock(&s->lock);
-    int ret = s->incompat & INCOMPAT_CORRUPT ? -EIO : 0;
-    uint8_t *t = NULL;
-    for (uint32_t i = 0; ret == 0 && i < s->l1_size; i++) {
-        uint64_t l2_off;
-        if (!(s->l1[i] & L1E_OFFSET_MASK))
-            continue;
-        if ((ret = qcow2_l2_for_write(s, i, &l2_off)) < 0 ||
-            (ret = cache_get(s->l2_cache, l2_off, (void **)&t)) < 0)
-            break;
-        for (uint64_t j = 0; ret == 0 && j < (1ull << s->l2_bits); j++) {
-            uint64_t e = get_be64(t + j * s->l2_entry_size);
-            ret = qcow2_free_entry(s, e);
-            memset(t + j * s->l2_entry_size, 0, s->l2_entry_size);
-        }
-        cache_mark_dirty(s->l2_cache, t);
-        cache_put(s->l2_cache, t);
-    }
-    if (ret == 0)
-        ret = qcow2_flush_metadata(s);
-    pthread_mutex_unlock(&s->lock);
-    return ret;
-}
-
 static uint64_t div_up(uint64_t a, uint64_t b)
 {
     return (a + b - 1) / b;

@@ -21,12 +21,10 @@ static bool can_reset(const struct qcow2 *s, uint64_t l1_clusters)
            !s->data_file_name;
 }
 
-/* Header, refcount table at cluster 1, refcount block at 2, L1 table from 3; everything after
- * is gone. The dirty flag covers the steps where the refcounts are wrong. */
-static int reset(struct node *n, struct qcow2 *s, uint64_t l1_clusters)
+/* What is pending is written, then the cached tables and allocation state are forgotten: the
+ * reset rewrites them on disk. */
+static int drop_cached_state(struct qcow2 *s)
 {
-    uint64_t cs = s->cluster_size;
-    struct node *f = n->file;
     int ret = qcow2_flush_metadata(s);
     if (ret < 0)
         return ret;
@@ -35,6 +33,18 @@ static int reset(struct node *n, struct qcow2 *s, uint64_t l1_clusters)
     s->nb_frees = 0;
     s->nb_discards = 0;
     s->free_byte_offset = 0;
+    return 0;
+}
+
+/* Header, refcount table at cluster 1, refcount block at 2, L1 table from 3; everything after
+ * is gone. The dirty flag covers the steps where the refcounts are wrong. */
+static int reset(struct node *n, struct qcow2 *s, uint64_t l1_clusters)
+{
+    uint64_t cs = s->cluster_size;
+    struct node *f = n->file;
+    int ret = drop_cached_state(s);
+    if (ret < 0)
+        return ret;
     if ((ret = qcow2_set_incompat(s, s->incompat | INCOMPAT_DIRTY)) < 0 ||
         (ret = node_pwrite_zeroes(f, s->l1_offset, l1_clusters * cs, 0)) < 0)
         return ret;
@@ -95,14 +105,9 @@ static int reset_in_place(struct node *n, struct qcow2 *s, uint64_t l1_clusters)
 {
     uint64_t cs = s->cluster_size;
     struct node *f = n->file;
-    int ret = qcow2_flush_metadata(s);
+    int ret = drop_cached_state(s);
     if (ret < 0)
         return ret;
-    cache_clear(s->l2_cache);
-    cache_clear(s->rc_cache);
-    s->nb_frees = 0;
-    s->nb_discards = 0;
-    s->free_byte_offset = 0;
     if ((ret = node_pwrite_zeroes(f, 3 * cs, l1_clusters * cs, 0)) < 0 ||
         (ret = node_flush(f)) < 0)
         return ret;
@@ -146,7 +151,7 @@ static int discard_all(struct node *n, struct qcow2 *s)
     return ret;
 }
 
-int qcow2_make_empty_active(struct node *n)
+int qcow2_make_empty(struct node *n)
 {
     struct qcow2 *s = qcow2_state(n);
     uint64_t l1_clusters = ((uint64_t)s->l1_size * 8 + s->cluster_size - 1) / s->cluster_size;

@@ -485,6 +485,6 @@ const struct driver driver_qcow2 = {
     .bitmaps = &qcow2_bitmap_ops,
     .amend = qcow2_amend,
     .measure = qcow2_measure,
-    .make_empty = qcow2_make_empty_active,
+    .make_empty = qcow2_make_empty,
     .change_backing_file = qcow2_change_backing_file,
 };

@@ -260,9 +260,8 @@ int qcow2_create(const char *filename, struct opts *opts, struct error **errp);
 
 /* amend.c */
 int qcow2_change_backing_file(struct node *n, const char *file, const char *fmt);
-int qcow2_make_empty(struct node *n);
 /* empty.c: what commit calls (qemu's qcow2_make_empty); resets the file when it can. */
-int qcow2_make_empty_active(struct node *n);
+int qcow2_make_empty(struct node *n);
 int qcow2_measure(struct opts *o, struct node *in, struct measure_info *out, struct error **errp);
 int qcow2_amend(struct node *n, struct opts *o, bool force, struct error **errp);
 int qcow2_free_entry(struct qcow2 *s, uint64_t l2_entry);
