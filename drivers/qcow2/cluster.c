@@ -700,6 +700,47 @@ out:
     return ret;
 }
 
+/* A request's clusters from off (inside one L2 table) that this layer owns (data clusters with
+ * the COPIED flag whose touched subclusters hold data), contiguous in the file: overwritten in
+ * place with one write, as qemu writes a request's host run. *done is 0 when the first cluster
+ * is not such a cluster (or anything about it is odd: the general path checks and reports). */
+static int write_owned_run(struct qcow2 *s, uint64_t off, uint64_t len, const uint8_t *data,
+                           uint64_t *done)
+{
+    uint64_t cs = s->cluster_size, l2_entries = 1ull << s->l2_bits, end = off + len;
+    uint64_t cstart = off & ~(cs - 1);
+    uint64_t l1_idx = cstart >> (s->cluster_bits + s->l2_bits);
+    uint64_t l2_idx = (cstart >> s->cluster_bits) & (l2_entries - 1);
+    uint64_t l2_off, first = 0, count = 0;
+    *done = 0;
+    int ret = qcow2_l2_for_write(s, l1_idx, &l2_off);
+    if (ret < 0)
+        return ret;
+    uint8_t *t;
+    if ((ret = cache_get(s->l2_cache, l2_off, (void **)&t)) < 0)
+        return ret;
+    while (l2_idx + count < l2_entries && cstart + count * cs < end) {
+        uint64_t i = l2_idx + count, e = l2_get(s, t, i), bm = l2_bitmap(s, t, i);
+        uint64_t host = e & L2E_OFFSET_MASK, g = cstart + count * cs;
+        uint64_t in0 = g < off ? off - g : 0, in1 = g + cs > end ? end - g : cs;
+        uint64_t touched = s->ext_l2 ? sc_mask(s, in0, in1 - in0) : 0;
+        if ((e & OFLAG_COMPRESSED) || !(e & OFLAG_COPIED) || !host || (host & (cs - 1)) ||
+            (count && host != first + count * cs))
+            break;
+        if (s->ext_l2 ? (bm & touched) != touched || ((bm >> 32) & touched) : (e & OFLAG_ZERO))
+            break;
+        first = count ? first : host;
+        count++;
+    }
+    cache_put(s->l2_cache, t);
+    if (!count)
+        return 0;
+    uint64_t run_end = cstart + count * cs < end ? cstart + count * cs : end;
+    if ((ret = node_pwrite(s->data, first + (off - cstart), run_end - off, data)) == 0)
+        *done = run_end - off;
+    return ret;
+}
+
 int qcow2_check_writable(struct qcow2 *s)
 {
     if (s->incompat & INCOMPAT_CORRUPT)
@@ -723,6 +764,8 @@ int qcow2_pwrite(struct node *n, uint64_t off, uint64_t len, const void *buf)
         if (!s->data_file_name && !s->crypt_method) {
             uint64_t done;
             ret = write_new_run(n, s, off, len, p, &done);
+            if (ret == 0 && !done)
+                ret = write_owned_run(s, off, len, p, &done);
             if (ret == 0 && done) {
                 off += done;
                 p += done;
