@@ -417,11 +417,8 @@ static int free_old_data(struct qcow2 *s, const struct qcow2_tracked_bitmap *t)
         if (off)
             ret = qcow2_free_later(s, off, 1);
     }
-    s->discard_frees = true;
     if (ret == 0)
-        ret = qcow2_flush_metadata(s);
-    s->discard_frees = false;
-    qcow2_process_discards(s);
+        ret = qcow2_flush_metadata_discarding(s);
     return ret;
 }
 

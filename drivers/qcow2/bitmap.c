@@ -451,11 +451,8 @@ static int tracked_remove(struct qcow2 *s, int idx)
         if (off)
             ret = qcow2_free_later(s, off, 1);
     }
-    s->discard_frees = true;
     if (ret == 0)
-        ret = qcow2_flush_metadata(s);
-    s->discard_frees = false;
-    qcow2_process_discards(s);
+        ret = qcow2_flush_metadata_discarding(s);
     if (ret == 0 && bytes)
         ret = qcow2_free_later(s, table_off, (bytes + s->cluster_size - 1) >> s->cluster_bits);
     if (ret == 0)

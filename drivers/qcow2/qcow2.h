@@ -229,6 +229,7 @@ int qcow2_shrink_reftable(struct qcow2 *s);
 int64_t qcow2_refcount_area(struct qcow2 *s, uint64_t start, uint64_t additional);
 int64_t qcow2_alloc_clusters_at(struct qcow2 *s, uint64_t off, uint64_t n);
 void qcow2_process_discards(struct qcow2 *s);
+int qcow2_flush_metadata_discarding(struct qcow2 *s);
 int qcow2_flush_metadata(struct qcow2 *s);
 /* Rebuild the refcount structures at 2^order bits per entry (amend refcount_bits). */
 int qcow2_change_refcount_order(struct qcow2 *s, uint32_t order, struct error **errp);

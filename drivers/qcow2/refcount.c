@@ -380,6 +380,17 @@ void qcow2_process_discards(struct qcow2 *s)
     s->nb_discards = 0;
 }
 
+/* qcow2_flush_metadata with the clusters it frees discarded from the file (qemu's
+ * QCOW2_DISCARD_ALWAYS, for data that is gone for good: old bitmaps, a shrunk tail). */
+int qcow2_flush_metadata_discarding(struct qcow2 *s)
+{
+    s->discard_frees = true;
+    int ret = qcow2_flush_metadata(s);
+    s->discard_frees = false;
+    qcow2_process_discards(s);
+    return ret;
+}
+
 /* Refcounts, then L2 tables, then the deferred frees: a crash at worst leaks clusters. */
 int qcow2_flush_metadata(struct qcow2 *s)
 {
