@@ -98,6 +98,29 @@ static int write_rt_entry(struct qcow2 *s, uint64_t idx)
     return node_pwrite(s->node->file, s->rt_offset + idx * 8, 8, b);
 }
 
+/* The header points at the new refcount table (already written and flushed), which replaces the
+ * cached one (*table becomes the state's); then the old table's clusters are released. */
+static int switch_table(struct qcow2 *s, uint64_t off, uint64_t clusters, uint64_t entries,
+                        uint64_t **table)
+{
+    uint8_t h[12];
+    put_be64(h, off);
+    put_be32(h + 8, (uint32_t)clusters);
+    int ret = node_pwrite(s->node->file, 48, 12, h);
+    if (ret < 0 || (ret = node_flush(s->node->file)) < 0)
+        return ret;
+    uint64_t old = s->rt_offset, old_clusters = s->rt_clusters;
+    free(s->rt);
+    s->rt = *table;
+    *table = NULL;
+    s->rt_entries = entries;
+    s->rt_offset = off;
+    s->rt_clusters = (uint32_t)clusters;
+    for (uint64_t i = 0; i < old_clusters && ret == 0; i++)
+        ret = qcow2_update_refcount(s, (old >> s->cluster_bits) + i, -1);
+    return ret;
+}
+
 /* A larger refcount table (covering `need` entries) placed with its own refcount block at the
  * start of an unused refcount range, so that it describes itself. */
 static int grow_table(struct qcow2 *s, uint64_t need)
@@ -128,20 +151,7 @@ static int grow_table(struct qcow2 *s, uint64_t need)
         (ret = node_pwrite(s->node->file, table, nclusters * cs, rt)) < 0 ||
         (ret = node_flush(s->node->file)) < 0)
         goto out;
-    uint8_t h[12];
-    put_be64(h, table);
-    put_be32(h + 8, (uint32_t)nclusters);
-    if ((ret = node_pwrite(s->node->file, 48, 12, h)) < 0 || (ret = node_flush(s->node->file)) < 0)
-        goto out;
-    uint64_t old = s->rt_offset, old_clusters = s->rt_clusters;
-    free(s->rt);
-    s->rt = nrt;
-    nrt = NULL;
-    s->rt_entries = entries;
-    s->rt_offset = table;
-    s->rt_clusters = (uint32_t)nclusters;
-    for (uint64_t i = 0; i < old_clusters && ret == 0; i++)
-        ret = qcow2_update_refcount(s, (old >> s->cluster_bits) + i, -1);
+    ret = switch_table(s, table, nclusters, entries, &nrt);
 out:
     free(rb);
     free(rt);
@@ -756,20 +766,7 @@ int64_t qcow2_refcount_area(struct qcow2 *s, uint64_t start, uint64_t additional
     if ((ret = node_pwrite(s->node->file, table_off, table_size * 8, raw)) < 0 ||
         (ret = node_flush(s->node->file)) < 0)
         goto out;
-    uint8_t h[12];
-    put_be64(h, table_off);
-    put_be32(h + 8, (uint32_t)table_clusters);
-    if ((ret = node_pwrite(s->node->file, 48, 12, h)) < 0 || (ret = node_flush(s->node->file)) < 0)
-        goto out;
-    uint64_t old = s->rt_offset, old_clusters = s->rt_clusters;
-    free(s->rt);
-    s->rt = nt;
-    nt = NULL;
-    s->rt_entries = table_size;
-    s->rt_offset = table_off;
-    s->rt_clusters = (uint32_t)table_clusters;
-    for (uint64_t i = 0; i < old_clusters && ret == 0; i++)
-        ret = qcow2_update_refcount(s, (old >> s->cluster_bits) + i, -1);
+    ret = switch_table(s, table_off, table_clusters, table_size, &nt);
     if (ret == 0)
         ret = cache_flush(s->rc_cache);
 out:
