@@ -504,6 +504,13 @@ static int parse_readahead(const char *s, unsigned long *kib)
     return 0;
 }
 
+/* Threads serving requests: -o max_threads=N (libfuse's default 10); -o clone_fd has no effect,
+ * the threads share the device as libfuse's do without it. */
+static unsigned loop_threads(const struct fuse_cmdline_opts *cmd)
+{
+    return cmd->max_threads < 2 ? 2 : cmd->max_threads > 64 ? 64 : cmd->max_threads;
+}
+
 static int run(struct fuse_args *args, struct fs *fs, struct config *c,
                struct fuse_cmdline_opts *cmd, const char *mnt)
 {
@@ -527,8 +534,9 @@ static int run(struct fuse_args *args, struct fs *fs, struct config *c,
     }
     if (fuse_set_signal_handlers(fuse_get_session(f)) != 0)
         goto out_unmount;
-    ret = cmd->singlethread ? fuse_loop(f) : fuse_loop_mt(f, cmd->clone_fd);
-    ret = ret < 0 ? 1 : 0;
+    /* -d shows every request as libfuse decodes it: READ too */
+    ret = fs_loop(fs, fuse_get_session(f), cmd->singlethread ? 1 : loop_threads(cmd),
+                  !cmd->debug) < 0;
     fuse_remove_signal_handlers(fuse_get_session(f));
 out_unmount:
     fuse_unmount(f);

@@ -6,6 +6,7 @@
 #define FUSE_USE_VERSION 31
 
 #include <fuse.h>
+#include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <sys/stat.h>
@@ -73,6 +74,28 @@ struct fs {
 };
 
 extern const struct fuse_operations flatimgfs_ops;
+
+#define ZERO_RUNS_MAX 64
+#define ZERO_RUN_MIN 4096u /* shorter zero ranges are cheaper to write than to send apart */
+
+/* The ranges of a read's buffer that read as zeros and were not written (fs_read_view). */
+struct zero_runs {
+    unsigned n;
+    struct {
+        uint8_t *at;
+        uint64_t len;
+    } run[ZERO_RUNS_MAX];
+};
+
+/* Read [off, off + len) of an open file's view into buf: the bytes read (short at the end of the
+ * view) or -errno. With zr, ranges that read as zeros may be left unwritten and listed there
+ * instead, in increasing order, for a reply that sends zeros from elsewhere (loop.c). */
+int fs_read_view(struct fs *fs, struct handle *h, uint64_t off, size_t len, uint8_t *buf,
+                 struct zero_runs *zr);
+
+/* Serve the mount until it is unmounted or a signal ends the session: `threads` threads take
+ * requests from the FUSE device (loop.c). Returns 0, or -errno when the device failed. */
+int fs_loop(struct fs *fs, struct fuse_session *se, unsigned threads, bool fast_read);
 
 /* "flatimgfs: ..." on stderr in the foreground, syslog otherwise. */
 void fs_log(const struct fs *fs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

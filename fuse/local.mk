@@ -3,6 +3,7 @@
 bin_PROGRAMS += fuse/flatimgfs
 fuse_flatimgfs_SOURCES = \
 	%reldir%/flatimgfs.c %reldir%/flatimgfs.h \
+	%reldir%/loop.c \
 	%reldir%/ops.c \
 	%reldir%/partitions.c %reldir%/partitions.h \
 	%reldir%/readpool.c %reldir%/readpool.h

@@ -523,12 +523,25 @@ static int salvage_read(struct fs *fs, struct node *n, uint64_t off, uint64_t le
     return 0;
 }
 
+/* Zeros for [buf, buf + len) of a read: noted in zr when the reply can take them from elsewhere
+ * (fs_read_view), written into buf otherwise. */
+static void zero_fill(struct zero_runs *zr, uint8_t *buf, uint64_t len)
+{
+    if (zr && zr->n < ZERO_RUNS_MAX && len >= ZERO_RUN_MIN) {
+        zr->run[zr->n].at = buf;
+        zr->run[zr->n++].len = len;
+    } else {
+        memset(buf, 0, len);
+    }
+}
+
 /* A read-only mount reads through block status: ranges that read as zeros through the whole chain
  * are zero-filled here, without a read of a hole or a walk down the layers, and the data ranges
  * are read in runs (under NODE_STRICT, data placed past the end of its file stays data in block
  * status, so its read gives the file's EIO). Read-only only: on a rw mount a concurrent write may
  * change the status of a range between the query and the read. */
-static int read_by_status(struct fs *fs, struct node *n, uint64_t off, uint64_t len, uint8_t *buf)
+static int read_by_status(struct fs *fs, struct node *n, uint64_t off, uint64_t len, uint8_t *buf,
+                          struct zero_runs *zr)
 {
     uint64_t run = off, end = off + len; /* [run, off): data not read yet */
     int ret = 0;
@@ -544,7 +557,7 @@ static int read_by_status(struct fs *fs, struct node *n, uint64_t off, uint64_t 
         if (bs.flags & BS_ZERO) {
             if (off > run && (ret = node_pread(n, run, off - run, buf + (run - (end - len)))) < 0)
                 return ret;
-            memset(buf + (off - (end - len)), 0, l);
+            zero_fill(zr, buf + (off - (end - len)), l);
             run = off + l;
         }
         off += l;
@@ -554,9 +567,10 @@ static int read_by_status(struct fs *fs, struct node *n, uint64_t off, uint64_t 
     return ret;
 }
 
-static int checked_read(struct fs *fs, struct node *n, uint64_t off, uint64_t len, uint8_t *buf)
+static int checked_read(struct fs *fs, struct node *n, uint64_t off, uint64_t len, uint8_t *buf,
+                        struct zero_runs *zr)
 {
-    int ret = fs->rw ? node_pread(n, off, len, buf) : read_by_status(fs, n, off, len, buf);
+    int ret = fs->rw ? node_pread(n, off, len, buf) : read_by_status(fs, n, off, len, buf, zr);
     if (ret == -EIO && fs->salvage) {
         core_log_quiet = true; /* the failed read logged the reason; salvage logs what it zeroes */
         ret = salvage_read(fs, n, off, len, buf);
@@ -570,7 +584,8 @@ static int checked_read(struct fs *fs, struct node *n, uint64_t off, uint64_t le
 }
 
 /* A layer on its own: what it allocates, zeros elsewhere (nothing comes from below). */
-static int layer_read(struct fs *fs, struct node *n, uint64_t off, uint64_t len, uint8_t *buf)
+static int layer_read(struct fs *fs, struct node *n, uint64_t off, uint64_t len, uint8_t *buf,
+                      struct zero_runs *zr)
 {
     while (len) {
         struct block_status bs;
@@ -579,9 +594,9 @@ static int layer_read(struct fs *fs, struct node *n, uint64_t off, uint64_t len,
             return ret;
         uint64_t l = bs.len && bs.len < len ? bs.len : len;
         if (bs.len && (bs.flags & BS_ALLOCATED) && !(bs.flags & BS_ZERO))
-            ret = checked_read(fs, n, off, l, buf);
+            ret = checked_read(fs, n, off, l, buf, zr);
         else
-            memset(buf, 0, l);
+            zero_fill(zr, buf, l);
         if (ret < 0)
             return ret;
         off += l;
@@ -625,7 +640,7 @@ static int cluster_cache_read(struct fs *fs, struct node *n, uint64_t off, uint6
     uint8_t *data = malloc(end - start);
     if (!data)
         return 0;
-    int ret = checked_read(fs, n, start, end - start, data);
+    int ret = checked_read(fs, n, start, end - start, data, NULL);
     if (ret < 0) {
         free(data);
         return ret;
@@ -673,17 +688,35 @@ struct piece_ctx {
 static int piece_read(void *ctx, uint64_t off, uint64_t len, uint8_t *buf)
 {
     struct piece_ctx *pc = ctx;
-    return checked_read(pc->fs, pc->n, off, len, buf);
+    return checked_read(pc->fs, pc->n, off, len, buf, NULL);
 }
 
-static int fs_read(const char *path, char *buf, size_t len, off_t offset,
-                   struct fuse_file_info *fi)
+/* Whether producing [off, off + len) of n costs CPU beyond a copy: some data the chain cannot
+ * place in a file (compressed, encrypted, a format without block status). Only such reads are
+ * worth sharing with the read pool: handing a piece to a thread on another CPU costs about one
+ * cross-CPU wake-up (57 us per round trip on a 2-vCPU VM, 5 us on one CPU), more than copying a
+ * piece of page cache or filling it with zeros, and the copy of the reply then reads the piece
+ * from the other CPU's cache. */
+static bool costly_range(struct node *n, uint64_t off, uint64_t len)
 {
-    struct fs *fs = fs_get();
-    struct handle *h = (struct handle *)(uintptr_t)fi->fh;
-    uint64_t base, size, off = (uint64_t)offset;
-    if (offset < 0)
-        return -EINVAL;
+    uint64_t end = off + len;
+    while (off < end) {
+        struct block_status bs;
+        if (node_block_status_above(n, NULL, off, end - off, &bs, NULL) < 0 || bs.len == 0)
+            return false; /* the read reports the error, or reads zeros past the end */
+        if ((bs.flags & BS_DATA) && !(bs.flags & (BS_ZERO | BS_OFFSET_VALID)))
+            return true;
+        off += bs.len;
+    }
+    return false;
+}
+
+int fs_read_view(struct fs *fs, struct handle *h, uint64_t off, size_t len, uint8_t *buf,
+                 struct zero_runs *zr)
+{
+    uint64_t base, size;
+    if (zr)
+        zr->n = 0;
     if (h->v.kind == V_INFO) {
         if (off >= h->text_len)
             return 0;
@@ -698,13 +731,28 @@ static int fs_read(const char *path, char *buf, size_t len, off_t offset,
         return 0;
     if (len > size - off)
         len = size - off;
-    struct piece_ctx pc = { fs, n };
-    int ret = h->v.kind == V_LAYER ? 0 : cluster_cache_read(fs, n, base + off, len, (uint8_t *)buf);
-    if (ret == 0)
-        ret = h->v.kind == V_LAYER ? layer_read(fs, n, off, len, (uint8_t *)buf)
-                                   : readpool_read(fs->pool, piece_read, &pc, base + off, len,
-                                                   (uint8_t *)buf, fs->piece_align);
+    int ret;
+    if (h->v.kind == V_LAYER) {
+        ret = layer_read(fs, n, off, len, buf, zr);
+    } else if ((ret = cluster_cache_read(fs, n, base + off, len, buf)) == 0) {
+        struct piece_ctx pc = { fs, n };
+        ret = costly_range(n, base + off, len)
+                  ? readpool_read(fs->pool, piece_read, &pc, base + off, len, buf, fs->piece_align)
+                  : checked_read(fs, n, base + off, len, buf, zr);
+    }
+    if (ret < 0 && zr)
+        zr->n = 0;
     return ret < 0 ? ret : (int)len;
+}
+
+static int fs_read(const char *path, char *buf, size_t len, off_t offset,
+                   struct fuse_file_info *fi)
+{
+    (void)path;
+    if (offset < 0)
+        return -EINVAL;
+    return fs_read_view(fs_get(), (struct handle *)(uintptr_t)fi->fh, (uint64_t)offset, len,
+                        (uint8_t *)buf, NULL);
 }
 
 /* Grow the main view for a write past its end (-o growable). */

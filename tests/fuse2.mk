@@ -16,7 +16,8 @@ FUSE2_TESTS = \
 	tests/fuse/encrypted.sh \
 	tests/fuse/corrupt-qcow2.sh \
 	tests/fuse/corrupt-formats.sh \
-	tests/fuse/mmap.sh
+	tests/fuse/mmap.sh \
+	tests/fuse/read-reply.sh
 TESTS += $(FUSE2_TESTS)
 EXTRA_DIST += $(FUSE2_TESTS) tests/fuse/lib-corrupt.sh
 if HAVE_CMOCKA
