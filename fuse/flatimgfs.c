@@ -89,7 +89,8 @@ static void usage(FILE *out)
             "    pidfile=FILE            write the daemon's pid to FILE\n"
             "    page-cache              read through the kernel page cache (mmap, caching)\n"
             "    readahead=KIB           kernel read-ahead of a page-cache mount (root)\n"
-            "    read-threads=N          threads that share each large read (default: CPUs - 1)\n"
+            "    read-threads=N          threads that share each large read of compressed data\n"
+            "                            (default: CPUs - 1)\n"
             "    --object=secret,...     a secret for encrypted images\n\n");
 }
 
