@@ -593,10 +593,12 @@ int main(int argc, char **argv)
     /* what the drivers find corrupt is logged: on stderr until run() knows where the log goes */
     fs.log_stderr = true;
     error_set_log_handler(fs_core_log, &fs);
-    /* libfuse allocates each read's 1 MiB reply buffer: keep those in the heap for reuse rather
-     * than mmap'ing fresh pages that the kernel must fault in and pin anew on every request */
-    mallopt(M_MMAP_THRESHOLD, 8 << 20);
-    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    /* the threads' malloc arenas keep what they freed (a compressed cluster's buffers, a read
+     * through libfuse with -d): with glibc's default of up to 8 per CPU, each of the 10 request
+     * threads had its own and the daemon held twice the memory it uses; one per CPU is as much
+     * parallelism as the reads have */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    mallopt(M_ARENA_MAX, cpus < 2 ? 2 : cpus > 8 ? 8 : (int)cpus);
     pthread_mutex_init(&fs.lock, NULL);
     fs.ready_fd = -1;
     if (parse_args(&args, &c, &cmd) != 0)

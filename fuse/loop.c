@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <linux/fuse.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,11 +183,20 @@ int fs_loop(struct fs *fs, struct fuse_session *se, unsigned threads, bool fast_
         serve(&w[0]);
         started = 1;
     } else {
+        /* signals go to this thread, the one that waits for the end: the threads (and the read
+         * pool they start) block them, so a SIGTERM never lands where nobody looks */
+        sigset_t stop, old;
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGHUP);
+        sigaddset(&stop, SIGINT);
+        sigaddset(&stop, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &stop, &old);
         for (; started < threads; started++) {
             w[started].l = &l;
             if (pthread_create(&w[started].thread, NULL, serve, &w[started]) != 0)
                 break;
         }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (started == 0) {
             l.error = -EAGAIN;
             fuse_session_exit(se);
