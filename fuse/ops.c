@@ -736,9 +736,11 @@ int fs_read_view(struct fs *fs, struct handle *h, uint64_t off, size_t len, uint
         ret = layer_read(fs, n, off, len, buf, zr);
     } else if ((ret = cluster_cache_read(fs, n, base + off, len, buf)) == 0) {
         struct piece_ctx pc = { fs, n };
-        ret = costly_range(n, base + off, len)
-                  ? readpool_read(fs->pool, piece_read, &pc, base + off, len, buf, fs->piece_align)
-                  : checked_read(fs, n, base + off, len, buf, zr);
+        bool costly = readpool_splits(fs->pool, len, fs->piece_align) &&
+                      costly_range(n, base + off, len);
+        ret = costly ? readpool_read(fs->pool, piece_read, &pc, base + off, len, buf,
+                                     fs->piece_align)
+                     : checked_read(fs, n, base + off, len, buf, zr);
     }
     if (ret < 0 && zr)
         zr->n = 0;

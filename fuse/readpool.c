@@ -144,14 +144,19 @@ static unsigned split(struct job *j, uint64_t off, uint64_t len, uint64_t align,
     return n;
 }
 
+bool readpool_splits(const struct readpool *p, uint64_t len, uint64_t align)
+{
+    return p && len / MIN_PIECE >= 2 && align && !(align & (align - 1)) && align <= len / 2;
+}
+
 int readpool_read(struct readpool *p, readpool_fn fn, void *ctx, uint64_t off, uint64_t len,
                   uint8_t *buf, uint64_t align)
 {
+    if (!readpool_splits(p, len, align))
+        return fn(ctx, off, len, buf);
     unsigned want = (unsigned)(len / MIN_PIECE);
     if (want > MAX_PIECES)
         want = MAX_PIECES;
-    if (!p || want < 2 || align == 0 || (align & (align - 1)) || align > len / 2)
-        return fn(ctx, off, len, buf);
     struct job j = { .fn = fn, .ctx = ctx, .buf = buf };
     j.npieces = split(&j, off, len, align, want);
     if (j.npieces < 2)

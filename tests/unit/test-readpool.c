@@ -80,6 +80,7 @@ static void test_split_aligned(void **state)
     static uint8_t buf[4 << 20];
     struct rec r = { PTHREAD_MUTEX_INITIALIZER, { 0 }, { 0 }, 0, UINT64_MAX };
     uint64_t off = 12345, len = (3 << 20) + 777;
+    assert_true(readpool_splits(p, len, 65536));
     assert_int_equal(readpool_read(p, fake_read, &r, off, len, buf, 65536), 0);
     assert_true(r.n >= 2);
     check_tiling(&r, off, len, 65536);
@@ -92,12 +93,17 @@ static void test_small_and_unaligned_not_split(void **state)
     struct readpool *p = readpool_new(2);
     static uint8_t buf[1 << 20];
     struct rec r = { PTHREAD_MUTEX_INITIALIZER, { 0 }, { 0 }, 0, UINT64_MAX };
+    assert_false(readpool_splits(p, 200000, 65536));
     assert_int_equal(readpool_read(p, fake_read, &r, 100, 200000, buf, 65536), 0);
     assert_int_equal(r.n, 1); /* < 2 pieces of 128 KiB */
     r.n = 0;
+    assert_false(readpool_splits(p, 1 << 20, 1 << 20));
     assert_int_equal(readpool_read(p, fake_read, &r, 0, 1 << 20, buf, 1 << 20), 0);
     assert_int_equal(r.n, 1); /* a cluster as big as the read */
     r.n = 0;
+    assert_false(readpool_splits(NULL, 1 << 20, 65536));
+    assert_false(readpool_splits(p, 1 << 20, 3 << 15)); /* not a power of two */
+    assert_true(readpool_splits(p, 1 << 20, 65536));
     assert_int_equal(readpool_read(NULL, fake_read, &r, 0, 1 << 20, buf, 65536), 0);
     assert_int_equal(r.n, 1); /* no pool */
     check_data(buf, 0, 1 << 20);
