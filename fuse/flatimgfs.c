@@ -2,9 +2,10 @@
  * Start-up: parse arguments in any order, open the image (errors in flatimg's words), mount, and
  * only then daemonise, so that a returning flatimgfs means a ready mount.
  *
- * The high-level API (fuse.h, FUSE_USE_VERSION 31) is used on purpose: the tree is tiny and fixed,
- * paths map directly onto views, and it still lets us split fuse_new / fuse_mount / our own
- * daemonising handshake / fuse_loop_mt, which is all the lowlevel API would have bought us. */
+ * The high-level API (fuse.h, FUSE_USE_VERSION 31) serves every request but READ: the tree is tiny
+ * and fixed, and paths map directly onto views. The request loop is ours (loop.c: libfuse's
+ * fuse_session_receive_buf / fuse_session_process_buf), so that READ is answered with one writev
+ * of several buffers, which libfuse's reply path cannot do without copying them into one. */
 #include "config.h"
 
 #include "flatimgfs.h" /* defines FUSE_USE_VERSION before any fuse header */
