@@ -596,6 +596,13 @@ static int write_data(struct qcow2 *s, uint64_t host, uint64_t guest, uint64_t l
     return ret;
 }
 
+/* The L2 table of a write request's first cluster, taken for writing (write_run). */
+struct run_table {
+    uint64_t cstart; /* the guest offset of that cluster */
+    uint64_t l2_off, l2_idx;
+    uint8_t *t;
+};
+
 /* A request's clusters from off (inside one L2 table) that all need a new host cluster: one
  * allocation and one data write for the run, as qemu does for a multi-cluster request. A first or
  * last cluster the request covers only in part joins the run only when the rest of it reads as
@@ -603,26 +610,20 @@ static int write_data(struct qcow2 *s, uint64_t host, uint64_t guest, uint64_t l
  * handle_alloc_space does then, the run's clusters are zeroed in the file without writing zero
  * buffers (fallocate), and only the request's bytes are written over them. *done is 0 when the
  * first cluster needs the general path (write_in_cluster). */
-static int write_new_run(struct node *n, struct qcow2 *s, uint64_t off, uint64_t len,
-                         const uint8_t *data, uint64_t *done)
+static int write_new_run(struct node *n, struct qcow2 *s, const struct run_table *rt,
+                         uint64_t off, uint64_t len, const uint8_t *data, uint64_t *done)
 {
     uint64_t cs = s->cluster_size, l2_entries = 1ull << s->l2_bits, end = off + len;
-    uint64_t cstart = off & ~(cs - 1);
-    uint64_t l1_idx = cstart >> (s->cluster_bits + s->l2_bits);
-    uint64_t l2_idx = (cstart >> s->cluster_bits) & (l2_entries - 1);
+    uint64_t cstart = rt->cstart, l2_idx = rt->l2_idx, l2_off = rt->l2_off;
+    uint8_t *t = rt->t;
     bool zero_cow = !n->backing && !n->backing_file && !s->ext_l2 && !s->crypt_method &&
                     !s->data_file_name;
-    uint64_t l2_off, count = 0, *hosts = NULL;
+    uint64_t count = 0, *hosts = NULL;
     bool partial = false;
+    int ret = 0;
     *done = 0;
     if (off != cstart && !zero_cow)
         return 0;
-    int ret = qcow2_l2_for_write(s, l1_idx, &l2_off);
-    if (ret < 0)
-        return ret;
-    uint8_t *t;
-    if ((ret = cache_get(s->l2_cache, l2_off, (void **)&t)) < 0)
-        return ret;
     while (l2_idx + count < l2_entries && cstart + count * cs < end) {
         uint64_t i = l2_idx + count, e = l2_get(s, t, i), bm = l2_bitmap(s, t, i), host;
         uint64_t g = cstart + count * cs;
@@ -696,7 +697,6 @@ static int write_new_run(struct node *n, struct qcow2 *s, uint64_t off, uint64_t
     *done = run_end - off;
 out:
     free(hosts);
-    cache_put(s->l2_cache, t);
     return ret;
 }
 
@@ -704,21 +704,13 @@ out:
  * the COPIED flag whose touched subclusters hold data), contiguous in the file: overwritten in
  * place with one write, as qemu writes a request's host run. *done is 0 when the first cluster
  * is not such a cluster (or anything about it is odd: the general path checks and reports). */
-static int write_owned_run(struct qcow2 *s, uint64_t off, uint64_t len, const uint8_t *data,
-                           uint64_t *done)
+static int write_owned_run(struct qcow2 *s, const struct run_table *rt, uint64_t off,
+                           uint64_t len, const uint8_t *data, uint64_t *done)
 {
     uint64_t cs = s->cluster_size, l2_entries = 1ull << s->l2_bits, end = off + len;
-    uint64_t cstart = off & ~(cs - 1);
-    uint64_t l1_idx = cstart >> (s->cluster_bits + s->l2_bits);
-    uint64_t l2_idx = (cstart >> s->cluster_bits) & (l2_entries - 1);
-    uint64_t l2_off, first = 0, count = 0;
+    uint64_t cstart = rt->cstart, l2_idx = rt->l2_idx, first = 0, count = 0;
+    const uint8_t *t = rt->t;
     *done = 0;
-    int ret = qcow2_l2_for_write(s, l1_idx, &l2_off);
-    if (ret < 0)
-        return ret;
-    uint8_t *t;
-    if ((ret = cache_get(s->l2_cache, l2_off, (void **)&t)) < 0)
-        return ret;
     while (l2_idx + count < l2_entries && cstart + count * cs < end) {
         uint64_t i = l2_idx + count, e = l2_get(s, t, i), bm = l2_bitmap(s, t, i);
         uint64_t host = e & L2E_OFFSET_MASK, g = cstart + count * cs;
@@ -732,12 +724,31 @@ static int write_owned_run(struct qcow2 *s, uint64_t off, uint64_t len, const ui
         first = count ? first : host;
         count++;
     }
-    cache_put(s->l2_cache, t);
     if (!count)
         return 0;
     uint64_t run_end = cstart + count * cs < end ? cstart + count * cs : end;
-    if ((ret = node_pwrite(s->data, first + (off - cstart), run_end - off, data)) == 0)
+    int ret = node_pwrite(s->data, first + (off - cstart), run_end - off, data);
+    if (ret == 0)
         *done = run_end - off;
+    return ret;
+}
+
+/* A request's clusters from off, inside the L2 table that maps off, written in one go: a run
+ * this layer allocates anew (write_new_run) or one it owns (write_owned_run), the table looked
+ * up once for both. *done is 0 when the first cluster needs the general path. */
+static int write_run(struct node *n, struct qcow2 *s, uint64_t off, uint64_t len,
+                     const uint8_t *data, uint64_t *done)
+{
+    struct run_table rt = { .cstart = off & ~(s->cluster_size - 1) };
+    rt.l2_idx = (rt.cstart >> s->cluster_bits) & ((1ull << s->l2_bits) - 1);
+    *done = 0;
+    int ret = qcow2_l2_for_write(s, rt.cstart >> (s->cluster_bits + s->l2_bits), &rt.l2_off);
+    if (ret < 0 || (ret = cache_get(s->l2_cache, rt.l2_off, (void **)&rt.t)) < 0)
+        return ret;
+    ret = write_new_run(n, s, &rt, off, len, data, done);
+    if (ret == 0 && !*done)
+        ret = write_owned_run(s, &rt, off, len, data, done);
+    cache_put(s->l2_cache, rt.t);
     return ret;
 }
 
@@ -763,9 +774,7 @@ int qcow2_pwrite(struct node *n, uint64_t off, uint64_t len, const void *buf)
         /* (encrypted data goes through write_in_cluster, which encrypts it) */
         if (!s->data_file_name && !s->crypt_method) {
             uint64_t done;
-            ret = write_new_run(n, s, off, len, p, &done);
-            if (ret == 0 && !done)
-                ret = write_owned_run(s, off, len, p, &done);
+            ret = write_run(n, s, off, len, p, &done);
             if (ret == 0 && done) {
                 off += done;
                 p += done;
