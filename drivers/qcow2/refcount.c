@@ -161,6 +161,25 @@ out:
 
 static int check_overlap(struct qcow2 *s, uint64_t off, uint64_t len);
 
+/* Write a new refcount block for range idx at boff, made durable before the table points at it;
+ * it counts one cluster of its range at entry `self` (itself, when it lies there), none when
+ * self is negative. */
+static int install_block(struct qcow2 *s, uint64_t idx, uint64_t boff, int64_t self)
+{
+    uint8_t *b;
+    int ret = cache_get_empty(s->rc_cache, boff, (void **)&b);
+    if (ret < 0)
+        return ret;
+    if (self >= 0)
+        qcow2_refcount_set_entry(s, b, (uint64_t)self, 1);
+    ret = node_pwrite(s->node->file, boff, s->cluster_size, b);
+    cache_put(s->rc_cache, b);
+    if (ret < 0 || (ret = node_flush(s->node->file)) < 0)
+        return ret;
+    s->rt[idx] = boff;
+    return write_rt_entry(s, idx);
+}
+
 /* Make sure the refcount block for range idx exists; a new one sits at the range's first cluster
  * (free by definition, as nothing in the range is counted yet) and counts itself. */
 static int ensure_block(struct qcow2 *s, uint64_t idx)
@@ -174,16 +193,7 @@ static int ensure_block(struct qcow2 *s, uint64_t idx)
     boff = (idx << s->rb_bits) << s->cluster_bits;
     if ((ret = check_overlap(s, boff, s->cluster_size)) < 0)
         return ret;
-    uint8_t *b;
-    if ((ret = cache_get_empty(s->rc_cache, boff, (void **)&b)) < 0)
-        return ret;
-    qcow2_refcount_set_entry(s, b, 0, 1);
-    ret = node_pwrite(s->node->file, boff, s->cluster_size, b);
-    cache_put(s->rc_cache, b);
-    if (ret < 0 || (ret = node_flush(s->node->file)) < 0)
-        return ret;
-    s->rt[idx] = boff;
-    return write_rt_entry(s, idx);
+    return install_block(s, idx, boff, 0);
 }
 
 int qcow2_update_refcount(struct qcow2 *s, uint64_t cluster, int64_t delta)
@@ -269,17 +279,8 @@ static int new_refblock(struct qcow2 *s, uint64_t idx)
             (ret = node_flush(s->node->file)) < 0)
             return ret;
     }
-    uint8_t *b;
-    if ((ret = cache_get_empty(s->rc_cache, boff, (void **)&b)) < 0)
-        return ret;
-    if (own == idx)
-        qcow2_refcount_set_entry(s, b, pos & ((1ull << s->rb_bits) - 1), 1);
-    ret = node_pwrite(s->node->file, boff, s->cluster_size, b);
-    cache_put(s->rc_cache, b);
-    if (ret < 0 || (ret = node_flush(s->node->file)) < 0)
-        return ret;
-    s->rt[idx] = boff;
-    return write_rt_entry(s, idx);
+    int64_t self = own == idx ? (int64_t)(pos & ((1ull << s->rb_bits) - 1)) : -1;
+    return install_block(s, idx, boff, self);
 }
 
 int64_t qcow2_alloc_clusters(struct qcow2 *s, uint64_t count)
