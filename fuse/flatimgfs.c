@@ -92,6 +92,8 @@ static void usage(FILE *out)
             "    readahead=KIB           kernel read-ahead of a page-cache mount (root)\n"
             "    read-threads=N          threads that share each large read of compressed data\n"
             "                            (default: CPUs - 1)\n"
+            "    max_threads=N           threads that take requests (default 10; libfuse's\n"
+            "                            clone_fd and max_idle_threads below change nothing)\n"
             "    --object=secret,...     a secret for encrypted images\n\n");
 }
 

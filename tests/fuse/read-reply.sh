@@ -53,6 +53,7 @@ check c.raw "libfuse's read path"
 expect "-d logs every READ" grep -q "READ" debug.log
 expect "unmount -d" fsumount c.raw "$SCRATCH/pc"
 
+expect "--help names max_threads" sh -c "'$FLATIMGFS' --help | grep -q 'max_threads=N'"
 expect "mount max_threads=2" fsmount disk.img d.raw -o max_threads=2,pidfile=$SCRATCH/pd
 check d.raw "max_threads=2"
 expect "unmount max_threads=2" fsumount d.raw "$SCRATCH/pd"
